@@ -1,0 +1,223 @@
+/* config.c — <Plugin mtproxy> ... </Plugin> to core configurations.
+ *
+ * Every error names the instance and the option, and makes the config
+ * callback fail, so collectd refuses to start (as with stock plugins) rather
+ * than run half-configured. */
+#include "plugin.h"
+
+#include <ctype.h>
+#include <strings.h>
+
+#include "duration.h"
+
+#define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \
+    ERROR(PLUGIN_NAME " plugin: instance \"%s\": option \"%s\": " fmt, (inst), (ci)->key,      \
+          ##__VA_ARGS__)
+
+static int get_string(const char *inst, oconfig_item_t *ci, char **out)
+{
+    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
+        CONFIG_ERROR(inst, ci, "expects exactly one string argument");
+        return -1;
+    }
+    if (mm_config_set_string(out, ci->values[0].value.string) != 0) {
+        CONFIG_ERROR(inst, ci, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int get_bool(const char *inst, oconfig_item_t *ci, bool *out)
+{
+    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN) {
+        CONFIG_ERROR(inst, ci, "expects exactly one boolean argument (true or false)");
+        return -1;
+    }
+    *out = ci->values[0].value.boolean;
+    return 0;
+}
+
+/* A number of seconds (Timeout 1.5) or a duration string (Timeout "500ms"). */
+static int get_duration(const char *inst, oconfig_item_t *ci, double *out)
+{
+    if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
+        double v = ci->values[0].value.number;
+        if (v > 0 && v <= 86400) {
+            *out = v;
+            return 0;
+        }
+    } else if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING) {
+        if (mm_parse_duration(ci->values[0].value.string, out) == 0)
+            return 0;
+    }
+    CONFIG_ERROR(inst, ci, "expects a positive number of seconds or a duration like \"500ms\"");
+    return -1;
+}
+
+static int get_long(const char *inst, oconfig_item_t *ci, long min, long max, long *out)
+{
+    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER) {
+        CONFIG_ERROR(inst, ci, "expects exactly one number");
+        return -1;
+    }
+    double v = ci->values[0].value.number;
+    if (v != (double)(long)v || v < (double)min || v > (double)max) {
+        CONFIG_ERROR(inst, ci, "expects a whole number between %ld and %ld", min, max);
+        return -1;
+    }
+    *out = (long)v;
+    return 0;
+}
+
+/* One option valid both in <Plugin> (as a default) and in <Instance>. */
+static int apply_option(const char *inst, oconfig_item_t *ci, struct plugin_instance_config *cfg)
+{
+    struct mm_instance_config *core = &cfg->core;
+    if (strcasecmp(ci->key, "URL") == 0)
+        return get_string(inst, ci, &core->url);
+    if (strcasecmp(ci->key, "Timeout") == 0)
+        return get_duration(inst, ci, &core->timeout_s);
+    if (strcasecmp(ci->key, "ConnectTimeout") == 0)
+        return get_duration(inst, ci, &core->connect_timeout_s);
+    if (strcasecmp(ci->key, "MaxBodySize") == 0)
+        return get_long(inst, ci, 1024, 256L * 1024 * 1024, &core->max_body_bytes);
+    if (strcasecmp(ci->key, "FollowRedirects") == 0)
+        return get_bool(inst, ci, &core->follow_redirects);
+    if (strcasecmp(ci->key, "VerifyPeer") == 0)
+        return get_bool(inst, ci, &core->verify_peer);
+    if (strcasecmp(ci->key, "VerifyHost") == 0)
+        return get_bool(inst, ci, &core->verify_host);
+    if (strcasecmp(ci->key, "CACert") == 0)
+        return get_string(inst, ci, &core->ca_cert);
+    if (strcasecmp(ci->key, "User") == 0)
+        return get_string(inst, ci, &core->user);
+    if (strcasecmp(ci->key, "Password") == 0)
+        return get_string(inst, ci, &core->password);
+    if (strcasecmp(ci->key, "Interval") == 0) {
+        double seconds;
+        if (get_duration(inst, ci, &seconds) != 0)
+            return -1;
+        cfg->interval = DOUBLE_TO_CDTIME_T(seconds);
+        return 0;
+    }
+    CONFIG_ERROR(inst, ci, "unknown option");
+    return -1;
+}
+
+static int copy_string(char **dst, const char *src)
+{
+    return src ? mm_config_set_string(dst, src) : 0;
+}
+
+/* A deep copy of the <Plugin>-level defaults for one instance. */
+static int copy_defaults(const struct plugin_instance_config *from, struct plugin_instance_config *to)
+{
+    *to = *from;
+    to->core.name = to->core.url = to->core.ca_cert = to->core.user = to->core.password = NULL;
+    return copy_string(&to->core.url, from->core.url) | copy_string(&to->core.ca_cert, from->core.ca_cert) |
+           copy_string(&to->core.user, from->core.user) | copy_string(&to->core.password, from->core.password);
+}
+
+static int valid_instance_name(const char *name)
+{
+    if (!*name || strlen(name) > 63)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* Timeout must stay below the interval, or reads would pile up. */
+static void fit_timeout(const char *inst, struct plugin_instance_config *cfg)
+{
+    double interval = CDTIME_T_TO_DOUBLE(cfg->interval ? cfg->interval : plugin_get_interval());
+    if (interval > 0 && cfg->core.timeout_s >= interval) {
+        double fitted = interval * 0.8;
+        WARNING(PLUGIN_NAME " plugin: instance \"%s\": Timeout %.3gs is not below the interval "
+                            "%.3gs; using %.3gs",
+                inst, cfg->core.timeout_s, interval, fitted);
+        cfg->core.timeout_s = fitted;
+        if (cfg->core.connect_timeout_s > fitted)
+            cfg->core.connect_timeout_s = fitted;
+    }
+}
+
+static int finish_instance(const char *name, struct plugin_instance_config *cfg, plugin_instance_cb on_instance)
+{
+    if (mm_config_set_string(&cfg->core.name, name) != 0)
+        return -1;
+    fit_timeout(name, cfg);
+    char err[256];
+    if (mm_instance_config_check(&cfg->core, err, sizeof(err)) != 0) {
+        ERROR(PLUGIN_NAME " plugin: instance \"%s\": invalid option: %s", name, err);
+        return -1;
+    }
+    return on_instance(cfg);
+}
+
+int plugin_parse_config(oconfig_item_t *ci, plugin_instance_cb on_instance)
+{
+    struct plugin_instance_config defaults;
+    memset(&defaults, 0, sizeof(defaults));
+    mm_instance_config_defaults(&defaults.core);
+    int status = 0, instances = 0;
+
+    /* First the defaults, wherever they stand in the block. */
+    for (int i = 0; i < ci->children_num && status == 0; i++) {
+        oconfig_item_t *child = &ci->children[i];
+        if (strcasecmp(child->key, "Instance") != 0)
+            status = apply_option("(defaults)", child, &defaults);
+    }
+
+    char seen[64][64];
+    for (int i = 0; i < ci->children_num && status == 0; i++) {
+        oconfig_item_t *child = &ci->children[i];
+        if (strcasecmp(child->key, "Instance") != 0)
+            continue;
+        if (child->values_num != 1 || child->values[0].type != OCONFIG_TYPE_STRING ||
+            !valid_instance_name(child->values[0].value.string)) {
+            ERROR(PLUGIN_NAME " plugin: <Instance> needs one name of 1-63 letters, digits, '_', '.' or '-'");
+            status = -1;
+            break;
+        }
+        const char *name = child->values[0].value.string;
+        for (int k = 0; k < instances && k < 64; k++) {
+            if (strcmp(seen[k], name) == 0) {
+                ERROR(PLUGIN_NAME " plugin: instance \"%s\": defined twice", name);
+                status = -1;
+            }
+        }
+        if (status != 0)
+            break;
+        if (instances >= 64) {
+            ERROR(PLUGIN_NAME " plugin: instance \"%s\": more than 64 instances", name);
+            status = -1;
+            break;
+        }
+        sstrncpy(seen[instances++], name, sizeof(seen[0]));
+
+        struct plugin_instance_config cfg;
+        if (copy_defaults(&defaults, &cfg) != 0) {
+            mm_instance_config_free(&cfg.core);
+            status = -1;
+            break;
+        }
+        for (int k = 0; k < child->children_num && status == 0; k++)
+            status = apply_option(name, &child->children[k], &cfg);
+        if (status == 0)
+            status = finish_instance(name, &cfg, on_instance);
+        mm_instance_config_free(&cfg.core);
+    }
+
+    if (status == 0 && instances == 0) {
+        struct plugin_instance_config cfg;
+        if (copy_defaults(&defaults, &cfg) == 0)
+            status = finish_instance(MM_DEFAULT_INSTANCE, &cfg, on_instance);
+        else
+            status = -1;
+        mm_instance_config_free(&cfg.core);
+    }
+    mm_instance_config_free(&defaults.core);
+    return status;
+}

@@ -1,0 +1,60 @@
+/* http_fetch.h — one bounded HTTP GET of the stats page with libcurl.
+ *
+ * One handle per instance, created lazily and reused (keep-alive, no
+ * re-resolution cost). Every fetch is bounded in time (connect and total
+ * timeouts) and size (the body cap), follows no redirect unless told to, and
+ * speaks only http and https. */
+#ifndef MM_HTTP_FETCH_H
+#define MM_HTTP_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MM_HTTP_DEFAULT_URL "http://127.0.0.1:8888/stats"
+#define MM_HTTP_DEFAULT_TIMEOUT_MS 2000
+#define MM_HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+
+struct mm_http_options {
+    const char *url;
+    long timeout_ms;         /* whole request */
+    long connect_timeout_ms; /* 0 = same as timeout_ms */
+    size_t max_body;
+    int follow_redirects;
+    int verify_peer; /* TLS, both on by default like collectd's apache plugin */
+    int verify_host;
+    const char *ca_cert; /* NULL = system store */
+    const char *user;    /* NULL = none (credentials may also sit in the URL) */
+    const char *password;
+};
+
+void mm_http_options_defaults(struct mm_http_options *opt);
+
+struct mm_http {
+    void *curl; /* CURL *, created on first use */
+    char *body;
+    size_t len;
+    size_t cap;
+    size_t max;
+    int too_big;
+    long status;
+    char content_type[64];
+};
+
+void mm_http_init(struct mm_http *http);
+void mm_http_free(struct mm_http *http);
+
+/* GETs opt->url. On success (HTTP 200, body within the cap) returns 0 with the body in http->body[0..len) (NUL-terminated).
+ * Otherwise returns -1 and writes a one-line reason to err. */
+int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *err, size_t err_len);
+
+/* The Content-Type was text/plain (what MTProxy sends) or absent. */
+bool mm_http_is_text_plain(const struct mm_http *http);
+
+/* Checks a URL before use: http:// or https://, no whitespace. Returns 0 or
+ * -1 with the reason in err. */
+int mm_http_check_url(const char *url, char *err, size_t err_len);
+
+/* The URL with any "user:password@" replaced by "***@", for log lines. */
+void mm_http_redact_url(const char *url, char *out, size_t out_len);
+
+#endif

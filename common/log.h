@@ -1,0 +1,44 @@
+/* log.h — how the core talks to the agent's log.
+ *
+ * The core never writes to stderr or calls collectd: each front hands it an
+ * mm_logger that routes messages to plugin_log() or to Telegraf's "E! "
+ * prefixed stderr lines. The front adds the instance name. */
+#ifndef MM_LOG_H
+#define MM_LOG_H
+
+#include <stddef.h>
+
+enum mm_log_level { MM_LOG_ERROR, MM_LOG_WARNING, MM_LOG_INFO, MM_LOG_DEBUG };
+
+struct mm_logger {
+    void (*emit)(void *ctx, enum mm_log_level level, const char *message);
+    void *ctx;
+};
+
+#if defined(__GNUC__)
+#define MM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MM_PRINTF(a, b)
+#endif
+
+void mm_log(const struct mm_logger *log, enum mm_log_level level, const char *fmt, ...)
+    MM_PRINTF(3, 4);
+
+/* A latch for a failure that may repeat every interval: the first occurrence
+ * (or a different message) is logged, repeats are counted and summarised
+ * every MM_REPEAT_SUMMARY_EVERY times, and recovery is logged once. */
+#define MM_REPEAT_SUMMARY_EVERY 100
+#define MM_LATCH_MESSAGE_MAX 512
+
+struct mm_error_latch {
+    char message[MM_LATCH_MESSAGE_MAX];
+    unsigned long repeats;
+    int failing;
+};
+
+void mm_latch_fail(struct mm_error_latch *latch, const struct mm_logger *log,
+                   enum mm_log_level level, const char *fmt, ...) MM_PRINTF(4, 5);
+/* what: a short noun for the recovery message, e.g. "stats page". */
+void mm_latch_ok(struct mm_error_latch *latch, const struct mm_logger *log, const char *what);
+
+#endif

@@ -1,0 +1,19 @@
+/* options.h — mtproxy-telegraf's command line: flags -> core configuration. */
+#ifndef MM_OPTIONS_H
+#define MM_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "instance.h"
+
+struct execd_options {
+    struct mm_instance_config core;
+    bool once;
+};
+
+/* Parses argv. Returns 0 to run, 1 when --help or --version was printed
+ * (exit 0), 2 on a bad flag or value (message printed, exit 2). */
+int execd_parse_options(int argc, char **argv, struct execd_options *opts);
+void execd_options_free(struct execd_options *opts);
+
+#endif
