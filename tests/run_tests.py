@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""run_tests.py - runs every test of mtproxy-monitor and prints one summary.
+
+C unit tests are the programs build/tests/test_* (TAP: "ok N - name" /
+"not ok N - name"); integration tests are the unittest modules
+tests/integration/test_*.py, which drive the real collectd, a real influxd and
+build/mtproxy-telegraf. The last line is "N passed, N failed"; the exit code is
+non-zero when anything failed. ONLY=substring restricts the run to matching
+test programs/modules.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+ONLY = os.environ.get("ONLY", "")
+UNIT_TIMEOUT = 300
+
+
+def run_unit_tests():
+    passed = failed = 0
+    for binary in sorted(glob.glob(os.path.join(BUILD, "tests", "test_*"))):
+        name = os.path.basename(binary)
+        if ONLY and ONLY not in name:
+            continue
+        started = time.monotonic()
+        try:
+            proc = subprocess.run([binary], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=UNIT_TIMEOUT, errors="replace")
+            output, code = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            output, code = (exc.stdout or b"").decode(errors="replace"), "timeout"
+        oks = re.findall(r"^ok \d+ - (.*)$", output, re.M)
+        not_oks = re.findall(r"^not ok \d+ - (.*)$", output, re.M)
+        passed += len(oks)
+        failed += len(not_oks)
+        if code != 0 and not not_oks:
+            failed += 1  # crashed or timed out outside a TEST
+        status = "ok" if code == 0 and not not_oks else "FAILED (exit %s)" % code
+        print("%-32s %3d passed %3d failed  %5.1fs  %s" % (name, len(oks), len(not_oks),
+                                                         time.monotonic() - started, status))
+        if status != "ok":
+            print("\n".join("    " + line for line in output.splitlines()[-60:]))
+        sys.stdout.flush()
+    return passed, failed
+
+
+class CountingResult(unittest.TextTestResult):
+    pass
+
+
+def run_integration_tests():
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py"))):
+        module = os.path.splitext(os.path.basename(path))[0]
+        if ONLY and ONLY not in module:
+            continue
+        suite.addTests(loader.discover(os.path.dirname(path), pattern=module + ".py",
+                                       top_level_dir=os.path.dirname(path)))
+    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, resultclass=CountingResult)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped
+    return passed, failed, skipped
+
+
+def main():
+    os.chdir(ROOT)
+    unit_passed, unit_failed = run_unit_tests()
+    int_passed, int_failed, skipped = run_integration_tests()
+    passed, failed = unit_passed + int_passed, unit_failed + int_failed
+    print()
+    print("unit: %d passed, %d failed; integration: %d passed, %d failed, %d skipped"
+          % (unit_passed, unit_failed, int_passed, int_failed, skipped))
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line)
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
