@@ -1,0 +1,663 @@
+"""harness.py — helpers for the integration tests: the stats server, a private influxd, a real collectd.
+
+Every helper runs its process from a private temp dir, binds to 127.0.0.1 only, and makes sure the
+process dies with the test run: context managers stop it in __exit__, an atexit hook kills whatever is
+left, and children get PR_SET_PDEATHSIG(SIGKILL) so they do not outlive a killed test runner (create
+them from the main thread: the signal follows the creating thread).
+Python 3 standard library only. Set MTPM_KEEP_TMP=1 to keep the temp dirs for a post-mortem.
+
+    from harness import StatsServer, Influxd, Collectd, collectd_check_config
+    with StatsServer() as srv, Collectd('<Plugin mtproxy>\\n<Instance "main">\\nURL "%s"\\n'
+                                         '</Instance>\\n</Plugin>' % srv.url) as cd:
+        values = cd.wait_for('mtproxy-main/gauge-up', timeout=5)
+"""
+
+import atexit
+import ctypes
+import glob
+import grp
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+LIB_DIR = os.path.dirname(os.path.abspath(__file__))
+TESTS_DIR = os.path.dirname(LIB_DIR)
+ROOT_DIR = os.path.dirname(TESTS_DIR)
+FIXTURES_DIR = os.path.join(TESTS_DIR, 'fixtures')
+STATS_SERVER = os.path.join(TESTS_DIR, 'stats_server.py')
+PYTHON = sys.executable or '/usr/bin/python3'
+HOSTNAME = 'testhost'
+TYPES_DB = '/usr/share/collectd/types.db'
+
+
+def _find(prog, *fallbacks):
+    found = shutil.which(prog)
+    if found:
+        return found
+    for f in fallbacks:
+        if os.path.exists(f):
+            return f
+    return prog
+
+
+COLLECTD = _find('collectd', '/usr/sbin/collectd')
+COLLECTDCTL = _find('collectdctl', '/usr/bin/collectdctl')
+INFLUXD = _find('influxd', '/usr/bin/influxd')
+
+# ---------------------------------------------------------------------------------------------------
+# processes: spawn, track, always kill
+
+_LIVE = set()
+_TMPDIRS = set()
+
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _libc = None
+
+
+def _child_setup():
+    if _libc is not None:
+        _libc.prctl(1, int(signal.SIGKILL))     # PR_SET_PDEATHSIG
+
+
+def _spawn(argv, cwd, stdout_path, stdin=subprocess.DEVNULL):
+    out = open(stdout_path, 'ab')
+    try:
+        p = subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
+                             preexec_fn=_child_setup, close_fds=True)
+    finally:
+        out.close()
+    _LIVE.add(p)
+    return p
+
+
+def _stop(p, sig=signal.SIGTERM, timeout=10.0):
+    """Signal p, wait up to timeout, then SIGKILL. Returns the exit code."""
+    if p is None:
+        return None
+    try:
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+    finally:
+        _LIVE.discard(p)
+    return p.returncode
+
+
+@atexit.register
+def _kill_all():
+    for p in list(_LIVE):
+        try:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+        except Exception:
+            pass
+    _LIVE.clear()
+    for d in list(_TMPDIRS):
+        _rmtree(d)
+
+
+def _mkdtemp(what):
+    d = tempfile.mkdtemp(prefix='mtpm-%s-' % what)
+    _TMPDIRS.add(d)
+    return d
+
+
+def _rmtree(path):
+    if path and not os.environ.get('MTPM_KEEP_TMP'):
+        shutil.rmtree(path, ignore_errors=True)
+        _TMPDIRS.discard(path)
+
+
+def _read(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def _tail(text, n=40):
+    return '\n'.join(text.splitlines()[-n:])
+
+
+# ---------------------------------------------------------------------------------------------------
+# ports
+
+def free_ports(n):
+    """n distinct TCP ports that were free on 127.0.0.1 a moment ago."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(('127.0.0.1', 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    return free_ports(1)[0]
+
+
+def wait_until(pred, timeout, interval=0.02):
+    """Polls pred() until it returns something truthy (returned) or timeout passes (returns None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the stats server
+
+class StatsServer:
+    """tests/stats_server.py in a temp dir, with a control file and a port file.
+
+    StatsServer(mode='ok', static=False, fixture=None, port=0)
+      .port, .url ('http://127.0.0.1:PORT/stats'), .base_url ('http://127.0.0.1:PORT')
+      .set_mode(mode, timeout=5)  switch modes; returns once the server applied it
+      .log_text()                 the server's stderr (one line per request)
+      .stop() -> exit code        also done by __exit__
+    fixture: a path, or a bare file name looked up in tests/fixtures/.
+    """
+
+    def __init__(self, mode='ok', static=False, fixture=None, port=0):
+        self.mode = mode
+        self.static = static
+        if fixture and not os.path.isabs(fixture) and not os.path.exists(fixture):
+            fixture = os.path.join(FIXTURES_DIR, fixture)
+        self.fixture = fixture
+        self.want_port = port
+        self.tmp = None
+        self.proc = None
+        self.port = None
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d/stats' % self.port
+
+    @property
+    def base_url(self):
+        return 'http://127.0.0.1:%d' % self.port
+
+    def start(self):
+        self.tmp = _mkdtemp('stats')
+        self.control_file = os.path.join(self.tmp, 'mode')
+        self.port_file = os.path.join(self.tmp, 'port')
+        self.log_file = os.path.join(self.tmp, 'stats_server.log')
+        with open(self.control_file, 'w') as f:
+            f.write(self.mode + '\n')
+        argv = [PYTHON, STATS_SERVER, '--port', str(self.want_port), '--mode', self.mode,
+                '--control-file', self.control_file, '--port-file', self.port_file]
+        if self.static:
+            argv.append('--static')
+        if self.fixture:
+            argv += ['--fixture', self.fixture]
+        self.proc = _spawn(argv, self.tmp, self.log_file)
+        try:
+            ok = wait_until(lambda: self.proc.poll() is not None or os.path.exists(self.port_file), 10)
+            if not ok or self.proc.poll() is not None:
+                raise RuntimeError('stats_server did not start:\n' + self.log_text())
+            self.port = int(_read(self.port_file).strip())
+            if self.mode != 'refuse':
+                if not wait_until(self._connects, 5):
+                    raise RuntimeError('stats_server does not accept on %d:\n%s'
+                                       % (self.port, self.log_text()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _connects(self):
+        try:
+            socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def set_mode(self, mode, timeout=5.0):
+        tmp = self.control_file + '.new'
+        with open(tmp, 'w') as f:
+            f.write(mode + '\n')
+        os.replace(tmp, self.control_file)
+        applied = self.control_file + '.applied'
+        if not wait_until(lambda: _read(applied).strip() == mode, timeout):
+            raise RuntimeError('stats_server did not switch to mode %r:\n%s' % (mode, self.log_text()))
+        self.mode = mode
+
+    def log_text(self):
+        return _read(self.log_file) if self.tmp else ''
+
+    def stop(self):
+        rc = _stop(self.proc, signal.SIGTERM, 5)
+        self.proc = None
+        _rmtree(self.tmp)
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.tmp:
+            sys.stderr.write('\n--- stats_server log (tail) ---\n%s\n' % _tail(self.log_text()))
+        self.stop()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------
+# influxd
+
+INFLUXD_CONF = '''reporting-enabled = false
+bind-address = "127.0.0.1:{rpc_port}"
+
+[meta]
+  dir = "{tmp}/meta"
+
+[data]
+  dir = "{tmp}/data"
+  wal-dir = "{tmp}/wal"
+  index-version = "inmem"
+
+[monitor]
+  store-enabled = false
+
+[http]
+  bind-address = "127.0.0.1:{http_port}"
+  log-enabled = false
+
+[ifql]
+  enabled = false
+'''
+
+
+def _quote_ident(name):
+    return '"%s"' % name.replace('\\', '\\\\').replace('"', '\\"')
+
+
+class Influxd:
+    """Debian's influxd 1.6 with a private config in a temp dir, loopback only, on free ports.
+
+    Influxd()
+      .url ('http://127.0.0.1:PORT'), .http_port, .rpc_port
+      .create_db(name)
+      .write(db, lines_text, precision='ns') -> (http_status, body_text)   400 for rejected lines
+      .query(db, q, epoch='ns') -> parsed JSON of /query
+      .field_types(db, measurement) -> {field: 'integer'|'float'|'string'|'boolean'}
+      .rows(db, measurement) -> [{'time': ns, column: value, ...}, ...]   (SELECT *)
+      .log_text(), .stop()
+    """
+
+    def __init__(self):
+        self.tmp = None
+        self.proc = None
+
+    def start(self):
+        self.tmp = _mkdtemp('influxd')
+        self.rpc_port, self.http_port = free_ports(2)
+        self.url = 'http://127.0.0.1:%d' % self.http_port
+        self.conf = os.path.join(self.tmp, 'influxdb.conf')
+        self.log_file = os.path.join(self.tmp, 'influxd.log')
+        with open(self.conf, 'w') as f:
+            f.write(INFLUXD_CONF.format(tmp=self.tmp, rpc_port=self.rpc_port, http_port=self.http_port))
+        self.proc = _spawn([INFLUXD, 'run', '-config', self.conf], self.tmp, self.log_file)
+        try:
+            if not wait_until(lambda: self.proc.poll() is not None or self._ping() == 204, 30, 0.05) \
+                    or self.proc.poll() is not None:
+                raise RuntimeError('influxd did not start:\n' + _tail(self.log_text()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ping(self):
+        try:
+            with urllib.request.urlopen(self.url + '/ping', timeout=1) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def _request(self, method, path, params, data=None):
+        url = self.url + path + '?' + urllib.parse.urlencode(params)
+        req = urllib.request.Request(url, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode('utf-8', 'replace')
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode('utf-8', 'replace')
+
+    def create_db(self, name):
+        status, body = self._request('POST', '/query', {'q': 'CREATE DATABASE ' + _quote_ident(name)})
+        if status != 200 or '"error"' in body:
+            raise RuntimeError('CREATE DATABASE %s failed: %d %s' % (name, status, body))
+
+    def write(self, db, lines_text, precision='ns'):
+        data = lines_text.encode('utf-8') if isinstance(lines_text, str) else bytes(lines_text)
+        return self._request('POST', '/write', {'db': db, 'precision': precision}, data)
+
+    def query(self, db, q, epoch='ns'):
+        params = {'q': q, 'epoch': epoch}
+        if db:
+            params['db'] = db
+        status, body = self._request('GET', '/query', params)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise RuntimeError('influxd query %r: %d %s' % (q, status, body))
+
+    def _series(self, res):
+        out = []
+        for r in res.get('results', []):
+            if 'error' in r:
+                raise RuntimeError('influxd: ' + r['error'])
+            out.extend(r.get('series', []))
+        return out
+
+    def field_types(self, db, measurement):
+        res = self.query(db, 'SHOW FIELD KEYS FROM ' + _quote_ident(measurement))
+        return {k: t for s in self._series(res) for k, t in s.get('values', [])}
+
+    def rows(self, db, measurement):
+        res = self.query(db, 'SELECT * FROM ' + _quote_ident(measurement))
+        return [dict(zip(s['columns'], v)) for s in self._series(res) for v in s.get('values', [])]
+
+    def log_text(self):
+        return _read(self.log_file) if self.tmp else ''
+
+    def stop(self):
+        rc = _stop(self.proc, signal.SIGTERM, 10)
+        self.proc = None
+        _rmtree(self.tmp)
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.tmp:
+            sys.stderr.write('\n--- influxd log (tail) ---\n%s\n' % _tail(self.log_text()))
+        self.stop()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------
+# collectd
+
+def plugin_path(build_dir='build'):
+    """Absolute path of mtproxy.so in build_dir (relative build dirs are relative to the project)."""
+    return os.path.join(_abs_build(build_dir), 'mtproxy.so')
+
+
+def _abs_build(build_dir):
+    return build_dir if os.path.isabs(build_dir) else os.path.join(ROOT_DIR, build_dir)
+
+
+def _plugin_block(text):
+    if text is None:
+        return ''
+    if '<plugin' not in text.lower():
+        text = '<Plugin mtproxy>\n%s\n</Plugin>' % text
+    return text if text.endswith('\n') else text + '\n'
+
+
+def _split_identifier(identifier):
+    """'[host/]plugin[-inst]/type[-tinst]' -> (host, plugin[-inst], type[-tinst])."""
+    parts = identifier.split('/')
+    if len(parts) == 2:
+        parts = [HOSTNAME] + parts
+    if len(parts) != 3:
+        raise ValueError('bad identifier %r' % identifier)
+    return parts
+
+
+def _group_name():
+    try:
+        return grp.getgrgid(os.getgid()).gr_name
+    except KeyError:
+        return str(os.getgid())
+
+
+class Collectd:
+    """The real collectd (collectd -f -C conf) loading build/mtproxy.so, everything in a temp dir.
+
+    Collectd(plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
+             extra_conf='', load_plugin=True, wait=True)
+      plugin_conf_text: the '<Plugin mtproxy>...</Plugin>' text (inner text alone gets wrapped;
+                        None = no block at all)
+      build_dir:        where mtproxy.so is; relative = relative to the project root
+      extra_types_db:   a path or a list of paths added after Debian's types.db
+      extra_conf:       more config for stock plugins, placed before the PluginDir switch
+      load_plugin:      False = do not load mtproxy at all (for testing the harness itself)
+      wait:             start() waits for the unixsock socket (raises if collectd exits first)
+      .getval(identifier) -> {'value': 1.0, ...} or None          identifier: [host/]plugin-inst/type-tinst
+      .listval() -> ['testhost/mtproxy-main/gauge-up', ...]
+      .wait_for(identifier, timeout=10, pred=None) -> values dict  (pred(values) must be true; raises
+                                                                     AssertionError with the log on timeout)
+      .csv_rows(identifier) -> [{'epoch': 1.7e9, 'value': 3.0}, ...] (column names from the csv header)
+      .log_text(), .returncode, .alive(), .stop(timeout=10) -> exit code (SIGTERM, then SIGKILL)
+    """
+
+    def __init__(self, plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
+                 extra_conf='', load_plugin=True, wait=True):
+        self.plugin_conf_text = plugin_conf_text
+        self.interval = interval
+        self.build_dir = _abs_build(build_dir)
+        if isinstance(extra_types_db, str):
+            extra_types_db = [extra_types_db]
+        self.extra_types_db = [os.path.abspath(p) for p in (extra_types_db or [])]
+        self.extra_conf = extra_conf
+        self.load_plugin = load_plugin
+        self.wait = wait
+        self.tmp = None
+        self.proc = None
+        self.final_log = ''
+
+    def config_text(self):
+        t = self.tmp
+        types = ' '.join('"%s"' % p for p in [TYPES_DB] + self.extra_types_db)
+        conf = [
+            'Hostname "%s"' % HOSTNAME,
+            'FQDNLookup false',
+            'BaseDir "%s"' % t,
+            'PIDFile "%s/collectd.pid"' % t,
+            'TypesDB %s' % types,
+            'Interval %s' % self.interval,
+            '',
+            'LoadPlugin logfile',
+            '<Plugin logfile>',
+            '  LogLevel info',
+            '  File "%s"' % self.log_file,
+            '  Timestamp true',
+            '  PrintSeverity true',
+            '</Plugin>',
+            'LoadPlugin csv',
+            '<Plugin csv>',
+            '  DataDir "%s"' % self.csv_dir,
+            '  StoreRates false',
+            '</Plugin>',
+            'LoadPlugin unixsock',
+            '<Plugin unixsock>',
+            '  SocketFile "%s"' % self.sock,
+            '  SocketGroup "%s"' % _group_name(),
+            '  SocketPerms "0660"',
+            '</Plugin>',
+            self.extra_conf or '',
+        ]
+        if self.load_plugin:
+            conf += ['PluginDir "%s"' % self.build_dir, 'LoadPlugin mtproxy',
+                     _plugin_block(self.plugin_conf_text)]
+        return '\n'.join(conf) + '\n'
+
+    def start(self):
+        if self.load_plugin and not os.path.exists(os.path.join(self.build_dir, 'mtproxy.so')):
+            raise RuntimeError('%s/mtproxy.so is not built (run make)' % self.build_dir)
+        self.tmp = _mkdtemp('collectd')
+        self.conf = os.path.join(self.tmp, 'collectd.conf')
+        self.log_file = os.path.join(self.tmp, 'collectd.log')
+        self.stderr_file = os.path.join(self.tmp, 'collectd.stderr')
+        self.csv_dir = os.path.join(self.tmp, 'csv')
+        self.sock = os.path.join(self.tmp, 'sock')
+        with open(self.conf, 'w') as f:
+            f.write(self.config_text())
+        self.proc = _spawn([COLLECTD, '-f', '-C', self.conf], self.tmp, self.stderr_file)
+        if self.wait:
+            try:
+                ok = wait_until(lambda: self.proc.poll() is not None or os.path.exists(self.sock), 10)
+                if not ok or self.proc.poll() is not None:
+                    raise RuntimeError('collectd did not start (rc %s):\n%s'
+                                       % (self.proc.poll(), self.log_text()))
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
+    # ---- state ----
+    @property
+    def returncode(self):
+        return self.proc.poll() if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        if not self.tmp:
+            return self.final_log
+        return _read(self.stderr_file) + _read(self.log_file)
+
+    # ---- values ----
+    def _ctl(self, *args):
+        r = subprocess.run([COLLECTDCTL, '-s', self.sock] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        return r.returncode, r.stdout.decode('utf-8', 'replace')
+
+    def getval(self, identifier):
+        """Current values of identifier from collectd's cache, {name: float} (nan for a DERIVE's first
+        sample), or None if collectd has no such value."""
+        ident = '/'.join(_split_identifier(identifier))
+        rc, out = self._ctl('getval', ident)
+        if rc != 0:
+            return None
+        values = {}
+        for line in out.splitlines():
+            k, sep, v = line.partition('=')
+            if not sep:
+                continue
+            try:
+                values[k.strip()] = float(v)
+            except ValueError:
+                values[k.strip()] = math.nan
+        return values or None
+
+    def listval(self):
+        rc, out = self._ctl('listval')
+        if rc != 0:
+            return []
+        return sorted(line.split()[-1] for line in out.splitlines() if line.strip())
+
+    def wait_for(self, identifier, timeout=10.0, pred=None):
+        def check():
+            if not self.alive():
+                raise AssertionError('collectd exited (rc %s) while waiting for %s:\n%s'
+                                     % (self.returncode, identifier, _tail(self.log_text())))
+            v = self.getval(identifier)
+            if v is not None and (pred is None or pred(v)):
+                return v
+            return None
+        v = wait_until(check, timeout, 0.1)
+        if v is None:
+            raise AssertionError('no value for %s within %.1f s (last %r); listval: %s\nlog:\n%s'
+                                 % (identifier, timeout, self.getval(identifier),
+                                    ', '.join(self.listval()), _tail(self.log_text())))
+        return v
+
+    def csv_rows(self, identifier):
+        host, plugin, type_ = _split_identifier(identifier)
+        pattern = os.path.join(self.csv_dir, glob.escape(host), glob.escape(plugin),
+                               glob.escape(type_) + '-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')
+        rows = []
+        for path in sorted(glob.glob(pattern)):
+            text = _read(path)
+            lines = text.split('\n')
+            if not text.endswith('\n'):
+                lines = lines[:-1]              # a row being written
+            header = None
+            for line in lines:
+                if not line:
+                    continue
+                cols = line.split(',')
+                if header is None:
+                    header = cols
+                    continue
+                row = {}
+                for name, val in zip(header, cols):
+                    try:
+                        row[name] = float(val)
+                    except ValueError:
+                        row[name] = math.nan
+                rows.append(row)
+        return rows
+
+    # ---- lifetime ----
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout; returns the exit code. The log stays in .final_log."""
+        if self.tmp is None:
+            return self.returncode
+        rc = _stop(self.proc, signal.SIGTERM, timeout)
+        self.final_log = self.log_text()
+        _rmtree(self.tmp)
+        self.tmp = None
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.tmp:
+            sys.stderr.write('\n--- collectd log (tail) ---\n%s\n' % _tail(self.log_text()))
+        self.stop()
+        return False
+
+
+def collectd_check_config(plugin_conf_text, timeout=5.0, **kwargs):
+    """Starts collectd with plugin_conf_text and returns (exit_code, log and stderr text).
+
+    A refused config makes collectd exit non-zero within milliseconds. An accepted one reaches the read
+    loop; collectd is then stopped with SIGTERM and the code is 0 (or -9 if it had to be killed after
+    timeout). kwargs go to Collectd (interval, build_dir, extra_types_db, extra_conf, load_plugin)."""
+    cd = Collectd(plugin_conf_text, wait=False, **kwargs)
+    try:
+        cd.start()
+        wait_until(lambda: cd.proc.poll() is not None
+                   or 'Initialization complete' in cd.log_text(), timeout, 0.02)
+        rc = cd.stop(timeout=5)
+        return rc, cd.final_log
+    finally:
+        cd.stop()
