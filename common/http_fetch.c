@@ -138,7 +138,7 @@ int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *e
 
     if (setup_handle(http, opt) != 0) {
         snprintf(err, err_len, "%s: cannot create a curl handle", url);
-        return -1;
+        return MM_HTTP_FAIL_INTERNAL;
     }
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, curl_err);
@@ -153,22 +153,22 @@ int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *e
 
     if (http->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         snprintf(err, err_len, "%s: response body larger than %zu bytes", url, opt->max_body);
-        return -1;
+        return MM_HTTP_FAIL_TOO_BIG;
     }
     if (rc != CURLE_OK) {
         snprintf(err, err_len, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
-        return -1;
+        return (int)rc;
     }
     if (http->status != 200) {
         snprintf(err, err_len, "%s: HTTP status %ld", url, http->status);
-        return -1;
+        return MM_HTTP_FAIL_STATUS + (int)(http->status % 1000);
     }
     if (!http->body) {
         /* An empty 200: hand the parser an empty string, not NULL. */
         http->body = malloc(1);
         if (!http->body) {
             snprintf(err, err_len, "%s: out of memory", url);
-            return -1;
+            return MM_HTTP_FAIL_INTERNAL;
         }
         http->cap = 1;
         http->body[0] = '\0';

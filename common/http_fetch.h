@@ -43,8 +43,14 @@ struct mm_http {
 void mm_http_init(struct mm_http *http);
 void mm_http_free(struct mm_http *http);
 
+/* Kinds of failure, for the log latch: a curl error is its CURLcode. */
+#define MM_HTTP_FAIL_STATUS 1000 /* + the HTTP status */
+#define MM_HTTP_FAIL_TOO_BIG 2000
+#define MM_HTTP_FAIL_INTERNAL 2001
+
 /* GETs opt->url. On success (HTTP 200, body within the cap) returns 0 with the body in http->body[0..len) (NUL-terminated).
- * Otherwise returns -1 and writes a one-line reason to err. */
+ * Otherwise returns the kind of failure (> 0) and writes a one-line reason
+ * to err. */
 int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *err, size_t err_len);
 
 /* The Content-Type was text/plain (what MTProxy sends) or absent. */

@@ -112,14 +112,18 @@ static void http_options(const struct mm_instance_config *cfg, struct mm_http_op
     opt->password = cfg->password;
 }
 
+/* Latch kind of a body that is not a stats page (beside mm_http_get's kinds). */
+#define STATS_FAIL_NOT_STATS 3000
+
 /* Fetch and parse the stats page; returns 1 when it was read (up). */
 static int gather_stats(struct mm_instance *inst)
 {
     struct mm_http_options opt;
     http_options(&inst->cfg, &opt);
     char err[MM_LATCH_MESSAGE_MAX - 64];
-    if (mm_http_get(&inst->http, &opt, err, sizeof(err)) != 0) {
-        mm_latch_fail(&inst->stats_latch, &inst->log, MM_LOG_ERROR, "cannot read stats: %s", err);
+    int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
+    if (failure) {
+        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
         snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
         return 0;
     }
@@ -134,7 +138,8 @@ static int gather_stats(struct mm_instance *inst)
         snprintf(type_note, sizeof(type_note), ", Content-Type '%s'", inst->http.content_type);
     if (mm_stats_parse(inst->http.body, inst->http.len, &inst->snap, &res) != 0) {
         snprintf(err, sizeof(err), "%s: not an MTProxy stats page (%s%s)", url, res.first_error, type_note);
-        mm_latch_fail(&inst->stats_latch, &inst->log, MM_LOG_ERROR, "cannot read stats: %s", err);
+        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_STATS,
+                      "cannot read stats: %s", err);
         snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
         return 0;
     }

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,25 +22,40 @@ void mm_log(const struct mm_logger *log, enum mm_log_level level, const char *fm
     log_message(log, level, buf);
 }
 
-void mm_latch_fail(struct mm_error_latch *latch, const struct mm_logger *log,
-                   enum mm_log_level level, const char *fmt, ...)
+static void latch_fail(struct mm_error_latch *latch, const struct mm_logger *log,
+                       enum mm_log_level level, long kind, const char *fmt, va_list ap)
 {
     char buf[MM_LATCH_MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
 
-    if (latch->failing && strcmp(buf, latch->message) == 0) {
+    if (latch->failing && kind == latch->kind) {
         latch->repeats++;
         if (latch->repeats % MM_REPEAT_SUMMARY_EVERY == 0)
             mm_log(log, level, "%s (still failing, %lu times in a row)", buf, latch->repeats + 1);
         return;
     }
-    memcpy(latch->message, buf, sizeof(buf));
+    latch->kind = kind;
     latch->failing = 1;
     latch->repeats = 0;
     log_message(log, level, buf);
+}
+
+void mm_latch_fail(struct mm_error_latch *latch, const struct mm_logger *log,
+                   enum mm_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    latch_fail(latch, log, level, (long)(uintptr_t)fmt, fmt, ap);
+    va_end(ap);
+}
+
+void mm_latch_fail_kind(struct mm_error_latch *latch, const struct mm_logger *log,
+                        enum mm_log_level level, long kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    latch_fail(latch, log, level, kind, fmt, ap);
+    va_end(ap);
 }
 
 void mm_latch_ok(struct mm_error_latch *latch, const struct mm_logger *log, const char *what)
@@ -49,5 +65,4 @@ void mm_latch_ok(struct mm_error_latch *latch, const struct mm_logger *log, cons
     mm_log(log, MM_LOG_INFO, "%s recovered after %lu failed gather(s)", what, latch->repeats + 1);
     latch->failing = 0;
     latch->repeats = 0;
-    latch->message[0] = '\0';
 }

@@ -25,19 +25,24 @@ void mm_log(const struct mm_logger *log, enum mm_log_level level, const char *fm
     MM_PRINTF(3, 4);
 
 /* A latch for a failure that may repeat every interval: the first occurrence
- * (or a different message) is logged, repeats are counted and summarised
- * every MM_REPEAT_SUMMARY_EVERY times, and recovery is logged once. */
+ * (or one of a different kind) is logged, repeats of the same kind are
+ * counted and summarised every MM_REPEAT_SUMMARY_EVERY times, and recovery is
+ * logged once. Messages of one kind may differ in detail ("timed out after
+ * 501 ms"): mm_latch_fail() takes the call site (its format string) as the
+ * kind, mm_latch_fail_kind() a number chosen by the caller (an error code). */
 #define MM_REPEAT_SUMMARY_EVERY 100
 #define MM_LATCH_MESSAGE_MAX 512
 
 struct mm_error_latch {
-    char message[MM_LATCH_MESSAGE_MAX];
+    long kind;
     unsigned long repeats;
     int failing;
 };
 
 void mm_latch_fail(struct mm_error_latch *latch, const struct mm_logger *log,
                    enum mm_log_level level, const char *fmt, ...) MM_PRINTF(4, 5);
+void mm_latch_fail_kind(struct mm_error_latch *latch, const struct mm_logger *log,
+                        enum mm_log_level level, long kind, const char *fmt, ...) MM_PRINTF(5, 6);
 /* what: a short noun for the recovery message, e.g. "stats page". */
 void mm_latch_ok(struct mm_error_latch *latch, const struct mm_logger *log, const char *what);
 

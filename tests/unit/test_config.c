@@ -75,12 +75,12 @@ static void repeated_errors_are_logged_once(void)
     struct mm_error_latch latch;
     memset(&latch, 0, sizeof(latch));
     for (int i = 0; i < 10; i++)
-        mm_latch_fail(&latch, &log, MM_LOG_ERROR, "down: %s", "refused");
+        mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, 7, "down: %s after %d ms", "refused", i);
     CHECK_INT_EQ(c.count, 1);
-    mm_latch_fail(&latch, &log, MM_LOG_ERROR, "down: %s", "timeout");
+    mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, 28, "down: %s", "timeout");
     CHECK_INT_EQ(c.count, 2);
     for (int i = 0; i < MM_REPEAT_SUMMARY_EVERY; i++)
-        mm_latch_fail(&latch, &log, MM_LOG_ERROR, "down: %s", "timeout");
+        mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, 28, "down: %s", "timeout");
     CHECK_INT_EQ(c.count, 3);
     CHECK(strstr(c.last, "times in a row") != NULL);
     mm_latch_ok(&latch, &log, "stats page");

@@ -1,0 +1,141 @@
+"""build/mtproxy.so loaded into the real collectd: values read back through unixsock and csv."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
+from harness import FIXTURES_DIR, Collectd, StatsServer, collectd_check_config, wait_until  # noqa: E402
+from execd import parse_fixture  # noqa: E402
+
+FIXTURE_A = 'stats-upstream-with-clients-M1.txt'
+FIXTURE_B = 'stats-with-clients-M2.txt'
+
+
+def instance_block(name, url, extra=''):
+    return '<Instance "%s">\n  URL "%s"\n  Timeout "500ms"\n%s</Instance>\n' % (name, url, extra)
+
+
+class CollectdPlugin(unittest.TestCase):
+    def test_two_instances_report_the_fixture_numbers(self):
+        fa = parse_fixture(os.path.join(FIXTURES_DIR, FIXTURE_A))
+        fb = parse_fixture(os.path.join(FIXTURES_DIR, FIXTURE_B))
+        with StatsServer(static=True, fixture=FIXTURE_A) as a, StatsServer(static=True, fixture=FIXTURE_B) as b:
+            conf = instance_block('fra1', a.url) + instance_block('ams2', b.url)
+            with Collectd(conf) as cd:
+                for inst, fx in (('fra1', fa), ('ams2', fb)):
+                    self.assertEqual(cd.wait_for('mtproxy-%s/gauge-up' % inst)['value'], 1.0)
+                    for key in ('total_special_connections', 'total_max_special_connections', 'workers',
+                                'total_ready_targets', 'vmrss_bytes', 'max_connections'):
+                        got = cd.wait_for('mtproxy-%s/gauge-%s' % (inst, key))['value']
+                        self.assertEqual(got, float(fx[key]), (inst, key))
+                    self.assertAlmostEqual(cd.getval('mtproxy-%s/gauge-average_idle_percent' % inst)['value'],
+                                           float(fx['average_idle_percent']))
+                # counters are DERIVE; the csv (StoreRates false) keeps the raw value
+                time.sleep(1.5)
+                rows = cd.csv_rows('mtproxy-fra1/derive-tot_forwarded_queries')
+                self.assertTrue(rows, cd.listval())
+                self.assertEqual(rows[-1]['value'], float(fa['tot_forwarded_queries']))
+                self.assertEqual(cd.csv_rows('mtproxy-ams2/derive-http_queries')[-1]['value'],
+                                 float(fb['http_queries']))
+                self.assertIsNotNone(cd.getval('mtproxy-fra1/derive-total_accept_connections_failed_calls'))
+                self.assertIsNotNone(cd.getval('mtproxy-fra1/gauge-tot_threads_io'))
+                self.assertIsNotNone(cd.getval('mtproxy-fra1/gauge-scrape_duration_seconds'))
+                # text keys are not values in collectd
+                self.assertIsNone(cd.getval('mtproxy-fra1/gauge-version'))
+                self.assertNotIn('ERROR', cd.log_text())
+
+    def test_no_plugin_block_means_instance_main_on_the_default_url(self):
+        with Collectd(None) as cd:
+            v = cd.wait_for('mtproxy-main/gauge-up')
+            self.assertIn(v['value'], (0.0, 1.0))
+
+    def read_while_failing(self, mode, words, intervals=4):
+        with StatsServer(mode='ok', fixture=FIXTURE_A) as srv:
+            with Collectd(instance_block('main', srv.url)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
+                srv.set_mode(mode)
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 0.0)
+                before = len(cd.csv_rows('mtproxy-main/gauge-up'))
+                time.sleep(intervals + 0.5)
+                after = len(cd.csv_rows('mtproxy-main/gauge-up'))
+                # still read on schedule: no back-off of the read callback
+                self.assertGreaterEqual(after - before, intervals - 1)
+                self.assertTrue(cd.alive())
+                log = cd.log_text()
+                errors = [l for l in log.splitlines() if 'cannot read stats' in l]
+                self.assertEqual(len(errors), 1, log)
+                self.assertTrue(any(w in errors[0] for w in words), errors[0])
+                self.assertIn(srv.url, errors[0])
+                self.assertIn('instance "main"', errors[0])
+                self.assertIn('severity = FAILURE', log)
+                self.assertNotIn('read-function of the plugin', log)  # collectd's back-off message
+                srv.set_mode('ok')
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 1.0)
+                time.sleep(0.5)
+                log = cd.log_text()
+                self.assertIn('is up again', log)
+                self.assertIn('recovered', log)
+
+    def test_server_down(self):
+        self.read_while_failing('refuse', ['Connection refused', "Couldn't connect"])
+
+    def test_server_hanging(self):
+        self.read_while_failing('hang', ['timed out'])
+
+    def test_server_garbage(self):
+        self.read_while_failing('garbage', ['not an MTProxy stats page'])
+
+    def test_restart_and_reload_notifications(self):
+        # Two captures of different proxy runs served one after the other on one port.
+        fa = parse_fixture(os.path.join(FIXTURES_DIR, 'stats-upstream-idle-M1.txt'))
+        fb = parse_fixture(os.path.join(FIXTURES_DIR, 'stats-idle-M1.txt'))
+        self.assertNotEqual(fa['start_time'], fb['start_time'])
+        restarted = 'restarted (start_time %s -> %s)' % (fa['start_time'], fb['start_time'])
+        with StatsServer(static=True, fixture='stats-upstream-idle-M1.txt') as srv:
+            with Collectd(instance_block('main', srv.url)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
+                srv.stop()
+                with StatsServer(static=True, fixture='stats-idle-M1.txt', port=srv.port):
+                    self.assertTrue(wait_until(lambda: restarted in cd.log_text(), 10), cd.log_text())
+                    time.sleep(2.2)  # two more reads of the same run: no second notification
+                    log = cd.log_text()
+        self.assertEqual(log.count(restarted), 1, log)
+        self.assertIn('severity = WARNING', log)
+        if fa['config_md5'] != fb['config_md5']:
+            self.assertEqual(log.count('configuration reloaded'), 1, log)
+
+
+class CollectdConfigErrors(unittest.TestCase):
+    def refused(self, conf, *words):
+        rc, log = collectd_check_config(conf)
+        self.assertNotEqual(rc, 0, log)
+        line = [l for l in log.splitlines() if 'mtproxy plugin' in l]
+        self.assertTrue(line, log)
+        for w in words:
+            self.assertIn(w, '\n'.join(line))
+
+    def test_unknown_option(self):
+        self.refused('<Instance "x">\n  Bogus 1\n</Instance>', 'instance "x"', 'option "Bogus"', 'unknown option')
+
+    def test_wrong_type(self):
+        self.refused('<Instance "x">\n  URL 5\n</Instance>', 'instance "x"', 'option "URL"', 'string')
+        self.refused('<Instance "x">\n  Timeout "soon"\n</Instance>', 'option "Timeout"', 'duration')
+
+    def test_bad_url_scheme(self):
+        self.refused('<Instance "x">\n  URL "file:///etc/passwd"\n</Instance>', 'instance "x"', 'URL')
+
+    def test_duplicate_instance(self):
+        self.refused('<Instance "x">\n</Instance>\n<Instance "x">\n</Instance>', 'instance "x"', 'defined twice')
+
+    def test_out_of_range(self):
+        self.refused('<Instance "x">\n  MaxBodySize 10\n</Instance>', 'option "MaxBodySize"', 'between')
+
+    def test_valid_config_starts(self):
+        rc, log = collectd_check_config('URL "http://127.0.0.1:1/stats"\n<Instance "a">\n</Instance>\n'
+                                        '<Instance "b">\n  Interval 2\n</Instance>')
+        self.assertEqual(rc, 0, log)
+
+
+if __name__ == '__main__':
+    unittest.main()
