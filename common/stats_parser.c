@@ -220,11 +220,11 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
     }
     ctx->unknown_keys++;
 
-    int64_t i;
-    double d;
-    if (parse_int(value, &i) || parse_double(value, &d)) {
-        enum mm_value_type type = parse_int(value, &i) ? MM_INT : MM_DOUBLE;
-        if (add_number(ctx, key, MM_GAUGE, type, i, d))
+    int64_t i = 0;
+    double d = 0;
+    bool is_int = parse_int(value, &i);
+    if (is_int || parse_double(value, &d)) {
+        if (add_number(ctx, key, MM_GAUGE, is_int ? MM_INT : MM_DOUBLE, i, d))
             ctx->result->keys++;
         return;
     }
@@ -241,7 +241,7 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
             char name[MM_NAME_MAX];
             snprintf(name, sizeof(name), "%s_%d", key, k);
             enum mm_value_type type = parse_int(tokens[k], &i) ? MM_INT : MM_DOUBLE;
-            parse_double(tokens[k], &d);
+            parse_double(tokens[k], &d); /* validated above */
             if (!add_number(ctx, name, MM_GAUGE, type, i, d))
                 return;
         }
