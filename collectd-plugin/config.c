@@ -8,100 +8,73 @@
 #include <ctype.h>
 #include <strings.h>
 
+#include "config_options.h"
 #include "duration.h"
 
 #define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \
     ERROR(PLUGIN_NAME " plugin: instance \"%s\": option \"%s\": " fmt, (inst), (ci)->key,      \
           ##__VA_ARGS__)
 
-static int get_string(const char *inst, oconfig_item_t *ci, char **out)
+/* A collectd config value as the core's option table takes it. */
+static int option_value(const char *inst, oconfig_item_t *ci, struct mm_option_value *v)
 {
-    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
-        CONFIG_ERROR(inst, ci, "expects exactly one string argument");
+    if (ci->values_num != 1) {
+        CONFIG_ERROR(inst, ci, "expects exactly one argument");
         return -1;
     }
-    if (mm_config_set_string(out, ci->values[0].value.string) != 0) {
-        CONFIG_ERROR(inst, ci, "out of memory");
-        return -1;
+    memset(v, 0, sizeof(*v));
+    switch (ci->values[0].type) {
+    case OCONFIG_TYPE_STRING:
+        v->kind = MM_VALUE_TEXT;
+        v->text = ci->values[0].value.string;
+        return 0;
+    case OCONFIG_TYPE_NUMBER:
+        v->kind = MM_VALUE_NUMBER;
+        v->number = ci->values[0].value.number;
+        return 0;
+    case OCONFIG_TYPE_BOOLEAN:
+        v->kind = MM_VALUE_BOOL;
+        v->boolean = ci->values[0].value.boolean;
+        return 0;
     }
-    return 0;
-}
-
-static int get_bool(const char *inst, oconfig_item_t *ci, bool *out)
-{
-    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN) {
-        CONFIG_ERROR(inst, ci, "expects exactly one boolean argument (true or false)");
-        return -1;
-    }
-    *out = ci->values[0].value.boolean;
-    return 0;
-}
-
-/* A number of seconds (Timeout 1.5) or a duration string (Timeout "500ms"). */
-static int get_duration(const char *inst, oconfig_item_t *ci, double *out)
-{
-    if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_NUMBER) {
-        double v = ci->values[0].value.number;
-        if (v > 0 && v <= 86400) {
-            *out = v;
-            return 0;
-        }
-    } else if (ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING) {
-        if (mm_parse_duration(ci->values[0].value.string, out) == 0)
-            return 0;
-    }
-    CONFIG_ERROR(inst, ci, "expects a positive number of seconds or a duration like \"500ms\"");
+    CONFIG_ERROR(inst, ci, "has an argument of an unknown type");
     return -1;
-}
-
-static int get_long(const char *inst, oconfig_item_t *ci, long min, long max, long *out)
-{
-    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER) {
-        CONFIG_ERROR(inst, ci, "expects exactly one number");
-        return -1;
-    }
-    double v = ci->values[0].value.number;
-    if (v != (double)(long)v || v < (double)min || v > (double)max) {
-        CONFIG_ERROR(inst, ci, "expects a whole number between %ld and %ld", min, max);
-        return -1;
-    }
-    *out = (long)v;
-    return 0;
 }
 
 /* One option valid both in <Plugin> (as a default) and in <Instance>. */
 static int apply_option(const char *inst, oconfig_item_t *ci, struct plugin_instance_config *cfg)
 {
-    struct mm_instance_config *core = &cfg->core;
-    if (strcasecmp(ci->key, "URL") == 0)
-        return get_string(inst, ci, &core->url);
-    if (strcasecmp(ci->key, "Timeout") == 0)
-        return get_duration(inst, ci, &core->timeout_s);
-    if (strcasecmp(ci->key, "ConnectTimeout") == 0)
-        return get_duration(inst, ci, &core->connect_timeout_s);
-    if (strcasecmp(ci->key, "MaxBodySize") == 0)
-        return get_long(inst, ci, 1024, 256L * 1024 * 1024, &core->max_body_bytes);
-    if (strcasecmp(ci->key, "FollowRedirects") == 0)
-        return get_bool(inst, ci, &core->follow_redirects);
-    if (strcasecmp(ci->key, "VerifyPeer") == 0)
-        return get_bool(inst, ci, &core->verify_peer);
-    if (strcasecmp(ci->key, "VerifyHost") == 0)
-        return get_bool(inst, ci, &core->verify_host);
-    if (strcasecmp(ci->key, "CACert") == 0)
-        return get_string(inst, ci, &core->ca_cert);
-    if (strcasecmp(ci->key, "User") == 0)
-        return get_string(inst, ci, &core->user);
-    if (strcasecmp(ci->key, "Password") == 0)
-        return get_string(inst, ci, &core->password);
+    if (ci->children_num > 0) {
+        CONFIG_ERROR(inst, ci, "is not a block");
+        return -1;
+    }
+    struct mm_option_value value;
+    char err[256];
     if (strcasecmp(ci->key, "Interval") == 0) {
         double seconds;
-        if (get_duration(inst, ci, &seconds) != 0)
+        if (option_value(inst, ci, &value) != 0)
             return -1;
+        if (value.kind == MM_VALUE_NUMBER && value.number > 0 && value.number <= 86400)
+            seconds = value.number;
+        else if (value.kind != MM_VALUE_TEXT || mm_parse_duration(value.text, &seconds) != 0) {
+            CONFIG_ERROR(inst, ci, "expects a positive number of seconds");
+            return -1;
+        }
         cfg->interval = DOUBLE_TO_CDTIME_T(seconds);
         return 0;
     }
-    CONFIG_ERROR(inst, ci, "unknown option");
-    return -1;
+    const struct mm_option *opt = mm_option_by_collectd_name(ci->key);
+    if (!opt) {
+        CONFIG_ERROR(inst, ci, "unknown option");
+        return -1;
+    }
+    if (option_value(inst, ci, &value) != 0)
+        return -1;
+    if (mm_option_apply(opt, &cfg->core, &value, err, sizeof(err)) != 0) {
+        CONFIG_ERROR(inst, ci, "%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 static int copy_string(char **dst, const char *src)

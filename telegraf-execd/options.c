@@ -1,106 +1,113 @@
-/* options.c — flag parsing for mtproxy-telegraf. Every flag maps to the core
- * option of the same meaning and default as the collectd plugin's. */
+/* options.c — flag parsing for mtproxy-telegraf. The core's flags come from
+ * common/config_options.c, the same table the collectd plugin reads, so a
+ * flag has the meaning and default of its collectd option; only the flags
+ * about running (--once, --help, --version) are this front's own. */
 #include "options.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "duration.h"
+#include "config_options.h"
 
 #ifndef MM_VERSION
 #define MM_VERSION "0.1.0"
 #endif
 
-enum {
-    OPT_URL = 1000,
-    OPT_TIMEOUT,
-    OPT_CONNECT_TIMEOUT,
-    OPT_INSTANCE,
-    OPT_ONCE,
-    OPT_MAX_BODY,
-    OPT_HELP,
-    OPT_VERSION,
-};
+/* getopt_long values: core options are their table index, the front's own
+ * flags start here. */
+enum { OPT_INSTANCE = 1000, OPT_ONCE, OPT_HELP, OPT_VERSION };
 
-static const struct option long_options[] = {
-    { "url", required_argument, NULL, OPT_URL },
-    { "timeout", required_argument, NULL, OPT_TIMEOUT },
-    { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+static const struct option front_options[] = {
     { "instance", required_argument, NULL, OPT_INSTANCE },
-    { "max-body-size", required_argument, NULL, OPT_MAX_BODY },
     { "once", no_argument, NULL, OPT_ONCE },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
-    { NULL, 0, NULL, 0 },
 };
+
+#define FRONT_COUNT (sizeof(front_options) / sizeof(front_options[0]))
+#define MAX_OPTIONS 64
+
+static size_t build_long_options(struct option *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < mm_option_count() && n < MAX_OPTIONS - FRONT_COUNT - 1; i++) {
+        const struct mm_option *opt = mm_option_at(i);
+        /* a bool flag alone means true; --flag=false turns it off */
+        out[n++] = (struct option){ opt->flag, opt->type == MM_OPT_BOOL ? optional_argument : required_argument,
+                                    NULL, (int)i };
+    }
+    for (size_t i = 0; i < FRONT_COUNT; i++)
+        out[n++] = front_options[i];
+    out[n] = (struct option){ NULL, 0, NULL, 0 };
+    return n;
+}
+
+static const char *value_hint(enum mm_option_type type)
+{
+    switch (type) {
+    case MM_OPT_DURATION:
+        return " DURATION";
+    case MM_OPT_INT:
+        return " N";
+    case MM_OPT_BOOL:
+        return "[=BOOL]";
+    default:
+        return " TEXT";
+    }
+}
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: mtproxy-telegraf [OPTION]...\n"
-            "Reads MTProxy's /stats page and prints InfluxDB line protocol for Telegraf's\n"
-            "execd input: one gather per newline on stdin, exit on stdin EOF.\n"
-            "\n"
-            "  --url URL              stats page (default %s)\n"
-            "  --timeout DURATION     whole request, e.g. 500ms, 2s (default 2s)\n"
-            "  --connect-timeout DURATION  TCP/TLS connect (default: the timeout)\n"
-            "  --instance NAME        value of the instance tag (default %s)\n"
-            "  --max-body-size BYTES  refuse larger stats pages (default %d)\n"
-            "  --once                 gather once, print, exit\n"
-            "  --help                 this text\n"
-            "  --version              print the version\n",
-            MM_HTTP_DEFAULT_URL, MM_DEFAULT_INSTANCE, MM_HTTP_DEFAULT_MAX_BODY);
-}
-
-static int bad_value(const char *flag, const char *value, const char *why)
-{
-    fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", value, flag, why);
-    return 2;
-}
-
-static int parse_long(const char *text, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end)
-        return -1;
-    *out = v;
-    return 0;
+    fprintf(out, "Usage: mtproxy-telegraf [OPTION]...\n"
+                 "Reads MTProxy's /stats page and prints InfluxDB line protocol for Telegraf's\n"
+                 "execd input (signal = \"STDIN\"): one gather per newline on stdin, exit on EOF.\n\n");
+    for (size_t i = 0; i < mm_option_count(); i++) {
+        const struct mm_option *opt = mm_option_at(i);
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hint(opt->type));
+        fprintf(out, "  %-28s %s (default: %s; collectd: %s)%s\n", left, opt->help, opt->default_text,
+                opt->collectd_name, opt->repeatable ? ", repeatable" : "");
+    }
+    fprintf(out, "  %-28s value of the instance tag (default: %s)\n", "--instance NAME", MM_DEFAULT_INSTANCE);
+    fprintf(out, "  %-28s gather once, print, exit\n", "--once");
+    fprintf(out, "  %-28s this text\n", "--help");
+    fprintf(out, "  %-28s print the version\n", "--version");
+    fprintf(out, "\nDURATION: 500ms, 2s, 1.5m, or a number of seconds. BOOL: true or false.\n");
 }
 
 int execd_parse_options(int argc, char **argv, struct execd_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
     mm_instance_config_defaults(&opts->core);
+    struct option long_options[MAX_OPTIONS];
+    build_long_options(long_options);
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-        int rc = 0;
+    while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+        if (c >= 0 && (size_t)c < mm_option_count()) {
+            const struct mm_option *opt = mm_option_at((size_t)c);
+            struct mm_option_value v = { .kind = MM_VALUE_TEXT, .text = optarg ? optarg : "true" };
+            char err[256];
+            if (mm_option_apply(opt, &opts->core, &v, err, sizeof(err)) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag, err);
+                return 2;
+            }
+            continue;
+        }
         switch (c) {
-        case OPT_URL:
-            rc = mm_config_set_string(&opts->core.url, optarg);
-            break;
         case OPT_INSTANCE:
-            if (!*optarg)
-                return bad_value("instance", optarg, "must not be empty");
-            rc = mm_config_set_string(&opts->core.name, optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (mm_parse_duration(optarg, &opts->core.timeout_s) != 0)
-                return bad_value("timeout", optarg, "expected a duration like 500ms or 2s");
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (mm_parse_duration(optarg, &opts->core.connect_timeout_s) != 0)
-                return bad_value("connect-timeout", optarg, "expected a duration like 500ms or 2s");
-            break;
-        case OPT_MAX_BODY:
-            if (parse_long(optarg, &opts->core.max_body_bytes) != 0)
-                return bad_value("max-body-size", optarg, "expected a number of bytes");
+            if (!*optarg || strlen(optarg) > 63) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --instance: 1 to 63 characters\n",
+                        optarg);
+                return 2;
+            }
+            if (mm_config_set_string(&opts->core.name, optarg) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
+                return 2;
+            }
             break;
         case OPT_ONCE:
             opts->once = true;
@@ -116,10 +123,6 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             return 2;
         default:
             fprintf(stderr, "E! mtproxy-telegraf: unknown option '%s' (see --help)\n", argv[optind - 1]);
-            return 2;
-        }
-        if (rc != 0) {
-            fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
             return 2;
         }
     }

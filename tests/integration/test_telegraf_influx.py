@@ -147,7 +147,8 @@ class TelegrafInflux(unittest.TestCase):
 
     def test_bad_flags_exit_2_naming_the_flag(self):
         for args, word in ((['--bogus'], '--bogus'), (['--timeout', 'soon'], 'timeout'),
-                           (['--url', 'ftp://x/'], 'URL'), (['--max-body-size', '12'], 'MaxBodySize')):
+                           (['--url', 'ftp://x/'], '--url'), (['--max-body-size', '12'], '--max-body-size'),
+                           (['--verify-peer=maybe'], '--verify-peer'), (['--timeout'], '--timeout')):
             rc, out, err = run_once(args)
             self.assertEqual(rc, 2, args)
             self.assertEqual(out, [])

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_options.h"
 #include "duration.h"
 #include "http_fetch.h"
 #include "instance.h"
@@ -90,8 +91,40 @@ static void repeated_errors_are_logged_once(void)
     CHECK_INT_EQ(c.count, 4);
 }
 
+static void option_table_serves_both_fronts(void)
+{
+    for (size_t i = 0; i < mm_option_count(); i++) {
+        const struct mm_option *a = mm_option_at(i);
+        CHECK(mm_option_by_collectd_name(a->collectd_name) == a);
+        CHECK(mm_option_by_flag(a->flag) == a);
+        CHECK(a->help && a->default_text && a->set);
+    }
+    CHECK(mm_option_by_collectd_name("timeout") == mm_option_by_flag("timeout")); /* case-insensitive */
+    CHECK(mm_option_by_flag("Timeout") == NULL);
+
+    struct mm_instance_config cfg;
+    mm_instance_config_defaults(&cfg);
+    char err[128];
+    struct mm_option_value text = { .kind = MM_VALUE_TEXT, .text = "750ms" };
+    struct mm_option_value number = { .kind = MM_VALUE_NUMBER, .number = 1.5 };
+    struct mm_option_value yes = { .kind = MM_VALUE_BOOL, .boolean = true };
+    CHECK(mm_option_apply(mm_option_by_flag("timeout"), &cfg, &text, err, sizeof(err)) == 0 && cfg.timeout_s == 0.75);
+    CHECK(mm_option_apply(mm_option_by_flag("timeout"), &cfg, &number, err, sizeof(err)) == 0 && cfg.timeout_s == 1.5);
+    CHECK(mm_option_apply(mm_option_by_flag("follow-redirects"), &cfg, &yes, err, sizeof(err)) == 0 &&
+          cfg.follow_redirects);
+    struct mm_option_value off = { .kind = MM_VALUE_TEXT, .text = "false" };
+    CHECK(mm_option_apply(mm_option_by_flag("verify-peer"), &cfg, &off, err, sizeof(err)) == 0 && !cfg.verify_peer);
+    struct mm_option_value junk = { .kind = MM_VALUE_TEXT, .text = "maybe" };
+    CHECK(mm_option_apply(mm_option_by_flag("verify-peer"), &cfg, &junk, err, sizeof(err)) == -1);
+    CHECK(mm_option_apply(mm_option_by_flag("url"), &cfg, &number, err, sizeof(err)) == -1);
+    struct mm_option_value big = { .kind = MM_VALUE_NUMBER, .number = 4096.5 };
+    CHECK(mm_option_apply(mm_option_by_flag("max-body-size"), &cfg, &big, err, sizeof(err)) == -1);
+    mm_instance_config_free(&cfg);
+}
+
 int main(void)
 {
+    TEST(option_table_serves_both_fronts);
     TEST(durations);
     TEST(urls);
     TEST(config_checks);
