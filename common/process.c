@@ -311,6 +311,10 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     st->master_start_time = 0;
     st->source = MM_PROCESS_SOURCE_NONE;
     st->n_pids = 0;
+    if (!st->buf || !st->disc) { /* init failed or never ran: report nothing found */
+        emit_none(st, out, &tb, log);
+        return;
+    }
 
     DIR *proc = opendir(st->proc_root);
     if (!proc) {

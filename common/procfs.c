@@ -39,6 +39,11 @@ ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, in
         if (n == 0)
             break;
         len += (size_t)n;
+        /* A short read is the end: /proc files are produced whole by the
+         * first read (and regular files only come up short at EOF), so this
+         * saves the second read(2) that would return 0. */
+        if (len < cap - 1)
+            break;
     }
     close(fd);
     buf[len] = '\0';

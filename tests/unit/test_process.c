@@ -416,6 +416,12 @@ static void test_bad_config(void)
     CHECK(strstr(cap.last[MM_LOG_ERROR], "15") != NULL);
     CHECK(init_state(&st, "", NULL, NULL, &cap, &log) == -1);
     CHECK(init_state(&st, NULL, NULL, "", &cap, &log) == -1);
+    /* A state whose init failed is zeroed: a gather reports nothing found. */
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    mm_process_gather(&st, 0, &snap, &log);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+    mm_snapshot_free(&snap);
     /* A NULL config is the default discovery. */
     CHECK(mm_process_state_init(&st, NULL, NULL) == 0);
     mm_process_state_free(&st);
