@@ -77,6 +77,38 @@ static int apply_option(const char *inst, oconfig_item_t *ci, struct plugin_inst
     return 0;
 }
 
+/* A non-repeatable option given twice in one block is an error: the second
+ * value would silently win, hiding a typo or a bad merge of config files. */
+static int repeated_option(const char *inst, const oconfig_item_t *block, int index)
+{
+    const oconfig_item_t *ci = &block->children[index];
+    if (strcasecmp(ci->key, "Instance") == 0)
+        return 0;
+    const struct mm_option *opt = mm_option_by_collectd_name(ci->key);
+    if (opt && opt->repeatable)
+        return 0;
+    for (int i = 0; i < index; i++) {
+        if (strcasecmp(block->children[i].key, ci->key) == 0) {
+            CONFIG_ERROR(inst, ci, "given twice in one block (it takes one value)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every option of one block, in order. */
+static int apply_block(const char *inst, const oconfig_item_t *block, struct plugin_instance_config *cfg)
+{
+    for (int i = 0; i < block->children_num; i++) {
+        oconfig_item_t *child = &block->children[i];
+        if (strcasecmp(child->key, "Instance") == 0)
+            continue;
+        if (repeated_option(inst, block, i) != 0 || apply_option(inst, child, cfg) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int copy_string(char **dst, const char *src)
 {
     return src ? mm_config_set_string(dst, src) : 0;
@@ -137,11 +169,7 @@ int plugin_parse_config(oconfig_item_t *ci, plugin_instance_cb on_instance)
     int status = 0, instances = 0;
 
     /* First the defaults, wherever they stand in the block. */
-    for (int i = 0; i < ci->children_num && status == 0; i++) {
-        oconfig_item_t *child = &ci->children[i];
-        if (strcasecmp(child->key, "Instance") != 0)
-            status = apply_option("(defaults)", child, &defaults);
-    }
+    status = apply_block("(defaults)", ci, &defaults);
 
     char seen[64][64];
     for (int i = 0; i < ci->children_num && status == 0; i++) {
@@ -176,8 +204,7 @@ int plugin_parse_config(oconfig_item_t *ci, plugin_instance_cb on_instance)
             status = -1;
             break;
         }
-        for (int k = 0; k < child->children_num && status == 0; k++)
-            status = apply_option(name, &child->children[k], &cfg);
+        status = apply_block(name, child, &cfg);
         if (status == 0)
             status = finish_instance(name, &cfg, on_instance);
         mm_instance_config_free(&cfg.core);

@@ -1,11 +1,14 @@
 """build/mtproxy.so loaded into the real collectd: values read back through unixsock and csv."""
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import FIXTURES_DIR, Collectd, StatsServer, collectd_check_config, wait_until  # noqa: E402
+from harness import FIXTURES_DIR, ROOT_DIR, Collectd, StatsServer, collectd_check_config, wait_until  # noqa: E402
 from execd import parse_fixture  # noqa: E402
 
 FIXTURE_A = 'stats-upstream-with-clients-M1.txt'
@@ -130,6 +133,51 @@ class CollectdConfigErrors(unittest.TestCase):
 
     def test_out_of_range(self):
         self.refused('<Instance "x">\n  MaxBodySize 10\n</Instance>', 'option "MaxBodySize"', 'between')
+
+    def test_wrong_type_for_every_option_in_the_table(self):
+        # Every row of the core option table (shared with mtproxy-telegraf), one wrong value per type.
+        table = open(os.path.join(ROOT_DIR, 'common', 'config_options.c')).read()
+        rows = re.findall(r'\{\s*"([A-Za-z]+)",\s*"[a-z0-9-]+",\s*(MM_OPT_[A-Z]+),', table)
+        self.assertGreaterEqual(len(rows), 10, 'option table not found')
+        wrong = {'MM_OPT_STRING': ('5', 'string'), 'MM_OPT_DURATION': ('"soon"', 'seconds'),
+                 'MM_OPT_BOOL': ('"maybe"', 'true or false'), 'MM_OPT_INT': ('"lots"', 'whole number')}
+        for name, type_ in rows:
+            value, word = wrong[type_]
+            with self.subTest(option=name):
+                self.refused('<Instance "x">\n  %s %s\n</Instance>' % (name, value),
+                             'instance "x"', 'option "%s"' % name, word)
+        # and as a <Plugin>-level default
+        self.refused('VerifyPeer "maybe"\n<Instance "x">\n</Instance>', '(defaults)', 'option "VerifyPeer"')
+        self.refused('<Instance "x">\n  Interval "often"\n</Instance>', 'option "Interval"', 'seconds')
+        self.refused('<Instance "x">\n  URL "http://a/" "http://b/"\n</Instance>', 'option "URL"',
+                     'exactly one argument')
+
+    def test_option_given_twice(self):
+        self.refused('<Instance "x">\n  Timeout 1\n  timeout 2\n</Instance>', 'instance "x"',
+                     'option "timeout"', 'twice')
+        self.refused('Interval 2\nInterval 3\n<Instance "x">\n</Instance>', '(defaults)', 'option "Interval"',
+                     'twice')
+        # a default overridden inside an <Instance> is not a repetition
+        rc, log = collectd_check_config('Timeout 0.5\n<Instance "x">\n  Timeout 0.3\n</Instance>')
+        self.assertEqual(rc, 0, log)
+
+    def test_instance_without_name(self):
+        # (collectd's parser drops an empty block without arguments, so give it an option)
+        self.refused('<Instance>\n  Timeout 1\n</Instance>', '<Instance> needs one name')
+        self.refused('<Instance "">\n</Instance>', '<Instance> needs one name')
+        self.refused('<Instance "a b">\n</Instance>', '<Instance> needs one name')
+        self.refused('<Instance 5>\n</Instance>', '<Instance> needs one name')
+
+    def test_option_as_block(self):
+        self.refused('<Instance "x">\n  <URL "a">\n    Foo 1\n  </URL>\n</Instance>', 'option "URL"', 'not a block')
+
+    def test_timeout_not_below_interval_is_lowered(self):
+        rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout 5\n</Instance>')
+        self.assertEqual(rc, 0, log)
+        self.assertIn('instance "x": Timeout 5s is not below the interval 2s; using 1.6s', log)
+        rc, log = collectd_check_config('<Instance "y">\n  Interval 2\n  Timeout 1\n</Instance>')
+        self.assertEqual(rc, 0, log)
+        self.assertNotIn('not below the interval', log)
 
     def test_valid_config_starts(self):
         rc, log = collectd_check_config('URL "http://127.0.0.1:1/stats"\n<Instance "a">\n</Instance>\n'
