@@ -28,7 +28,7 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all test unit tools deps demo bench clean fuzz
-all: $(BUILD)/mtproxy.so $(BUILD)/mtproxy-telegraf
+all: $(BUILD)/mtproxy.so $(BUILD)/mtproxy-telegraf $(BUILD)/man/mtproxy-telegraf.1.gz
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard telegraf-execd/*.h)
 	@mkdir -p $(dir $@)
@@ -50,9 +50,20 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_LIB) $(EXECD_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
 
+# The line-protocol property test's tool uses the real writer.
+$(BUILD)/tools/lp_writer_tool: tests/tools/lp_writer_tool.c $(CORE_LIB) $(EXECD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDLIBS) -lpthread
+
+# Man page: written by hand in roff; tests/integration/test_telegraf_man.py
+# checks that man renders it without warnings.
+$(BUILD)/man/%.gz: packaging/man/%
+	@mkdir -p $(dir $@)
+	gzip -9 -n -c $< > $@
 
 unit: $(UNIT_BIN)
 tools: $(TOOL_BIN)

@@ -1,23 +1,37 @@
 /* main.c — mtproxy-telegraf: the Telegraf execd front.
  *
- * Telegraf's execd input (signal = "STDIN") writes "\n" every interval and
- * closes stdin to stop us: one gather per newline, exit 0 on EOF, stdout
+ * Telegraf's execd input runs us in one of its signal modes:
+ *   "STDIN"   it writes "\n" every interval: one gather per newline;
+ *   "SIGHUP", "SIGUSR1", "SIGUSR2": one gather per signal (in any mode);
+ *   "none"    we gather on our own schedule: --interval DURATION.
+ * In every mode stdin is watched (poll): its EOF is Telegraf's graceful stop
+ * and ends us with status 0 at once; SIGTERM/SIGINT end us with status 0 too.
+ * A closed stdout (EPIPE) ends us with status 1 and one E! line. stdout is
  * flushed after every batch (a pipe is fully buffered otherwise and Telegraf
  * would see nothing for many intervals). Logs go to stderr with Telegraf's
- * level prefixes. */
+ * level prefixes "E! ", "W! ", "I! ", "D! ". We start no child processes.
+ *
+ * Signals are blocked outside ppoll(), so a signal that arrives during a
+ * gather is acted on right after it, and none is lost between checking the
+ * flags and waiting. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "instance.h"
+#include "json_output.h"
 #include "line_protocol.h"
 #include "options.h"
+#include "text_output.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t gather_requested;
 
 static void on_stop_signal(int sig)
 {
@@ -25,15 +39,42 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void install_signals(void)
+static void on_gather_signal(int sig)
 {
+    (void)sig;
+    gather_requested = 1;
+}
+
+static const int stop_signals[] = { SIGTERM, SIGINT };
+static const int gather_signals[] = { SIGHUP, SIGUSR1, SIGUSR2 };
+
+/* First thing in main(): the default action of SIGHUP/SIGUSR1/SIGUSR2 kills,
+ * and Telegraf may signal us as soon as we exist. Fills *wait_mask with the
+ * mask to use while waiting (the handled signals unblocked). */
+static void install_signals(sigset_t *wait_mask)
+{
+    sigset_t handled;
+    sigemptyset(&handled);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal; /* no SA_RESTART: read() returns EINTR */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigfillset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART */
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+        sigaction(stop_signals[i], &sa, NULL);
+        sigaddset(&handled, stop_signals[i]);
+    }
+    sa.sa_handler = on_gather_signal;
+    for (size_t i = 0; i < sizeof(gather_signals) / sizeof(gather_signals[0]); i++) {
+        sigaction(gather_signals[i], &sa, NULL);
+        sigaddset(&handled, gather_signals[i]);
+    }
     /* A closed stdout must end us through EPIPE, not kill us silently. */
     signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_BLOCK, &handled, wait_mask);
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+        sigdelset(wait_mask, stop_signals[i]);
+    for (size_t i = 0; i < sizeof(gather_signals) / sizeof(gather_signals[0]); i++)
+        sigdelset(wait_mask, gather_signals[i]);
 }
 
 static void log_to_stderr(void *ctx, enum mm_log_level level, const char *message)
@@ -54,45 +95,103 @@ static void log_events(struct mm_instance *inst)
                ev->old_config_md5, ev->new_config_md5);
 }
 
-/* One gather and its output; -1 when stdout is gone. */
-static int gather_and_print(struct mm_instance *inst)
+/* One gather and its output; -1 (logged) when stdout is gone. */
+static int gather_and_print(struct mm_instance *inst, enum execd_format format)
 {
     mm_instance_gather(inst);
     log_events(inst);
-    if (mm_lp_write_snapshot(stdout, &inst->snap, inst->cfg.name, inst->gathered_at_ns) < 0)
+    int rc;
+    switch (format) {
+    case FORMAT_JSON:
+        rc = mm_json_write_snapshot(stdout, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
+        break;
+    case FORMAT_TEXT:
+        rc = mm_text_write_snapshot(stdout, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
+        break;
+    default:
+        rc = mm_lp_write_snapshot(stdout, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
+        break;
+    }
+    if (fflush(stdout) != 0 || rc < 0 || ferror(stdout)) {
+        mm_log(&inst->log, MM_LOG_ERROR, "writing stdout: %s; exiting",
+               errno ? strerror(errno) : "write error");
         return -1;
-    return fflush(stdout) == 0 ? 0 : -1;
+    }
+    return 0;
 }
 
-/* Waits for newlines on stdin; returns when stdin closes or a stop signal came. */
-static int run_stdin_loop(struct mm_instance *inst)
+static double monotonic_s(void)
 {
-    char buf[256];
-    while (!stop_requested) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for newlines, signals and the interval until stdin closes or a stop
+ * signal comes. Returns the exit status. */
+static int run_loop(struct mm_instance *inst, const struct execd_options *opts, const sigset_t *wait_mask)
+{
+    double next_due = opts->interval_s > 0 ? monotonic_s() : 0; /* "none": gather at once */
+    char buf[512];
+    for (;;) {
+        if (stop_requested)
+            return 0;
+        if (gather_requested) {
+            gather_requested = 0;
+            if (gather_and_print(inst, opts->format) != 0)
+                return 1;
+            continue;
+        }
+        struct timespec timeout, *tp = NULL;
+        if (opts->interval_s > 0) {
+            double now = monotonic_s();
+            if (now >= next_due) {
+                next_due += opts->interval_s;
+                if (next_due <= now) /* fell behind (a slow gather): no burst */
+                    next_due = now + opts->interval_s;
+                if (gather_and_print(inst, opts->format) != 0)
+                    return 1;
+                continue;
+            }
+            double left = next_due - now;
+            timeout.tv_sec = (time_t)left;
+            timeout.tv_nsec = (long)((left - (double)timeout.tv_sec) * 1e9);
+            tp = &timeout;
+        }
+        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+        int rc = ppoll(&pfd, 1, tp, wait_mask);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            mm_log(&inst->log, MM_LOG_ERROR, "waiting on stdin: %s", strerror(errno));
+            return 1;
+        }
+        if (rc == 0)
+            continue;
+        if (pfd.revents & POLLNVAL) {
+            mm_log(&inst->log, MM_LOG_INFO, "stdin is closed; exiting");
+            return 0;
+        }
         ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
         if (n == 0)
-            return 0;
+            return 0; /* EOF: Telegraf stops us */
         if (n < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR || errno == EAGAIN)
                 continue;
             mm_log(&inst->log, MM_LOG_ERROR, "reading stdin: %s", strerror(errno));
             return 1;
         }
         for (ssize_t i = 0; i < n && !stop_requested; i++) {
-            if (buf[i] != '\n')
-                continue;
-            if (gather_and_print(inst) != 0) {
-                mm_log(&inst->log, MM_LOG_ERROR, "writing stdout: %s", strerror(errno));
+            if (buf[i] == '\n' && gather_and_print(inst, opts->format) != 0)
                 return 1;
-            }
         }
     }
-    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    install_signals();
+    sigset_t wait_mask;
+    install_signals(&wait_mask);
     struct execd_options opts;
     int rc = execd_parse_options(argc, argv, &opts);
     if (rc != 0) {
@@ -112,14 +211,15 @@ int main(int argc, char **argv)
     if (mm_instance_init(&inst, &opts.core, &log) != 0) {
         fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
         execd_options_free(&opts);
+        curl_global_cleanup();
         return 1;
     }
 
     int status;
     if (opts.once)
-        status = gather_and_print(&inst) == 0 ? 0 : 1;
+        status = gather_and_print(&inst, opts.format) == 0 ? 0 : 1;
     else
-        status = run_stdin_loop(&inst);
+        status = run_loop(&inst, &opts, &wait_mask);
 
     mm_instance_free(&inst);
     execd_options_free(&opts);

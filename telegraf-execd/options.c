@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config_options.h"
+#include "duration.h"
 
 #ifndef MM_VERSION
 #define MM_VERSION "0.1.0"
@@ -17,11 +18,13 @@
 
 /* getopt_long values: core options are their table index, the front's own
  * flags start here. */
-enum { OPT_INSTANCE = 1000, OPT_ONCE, OPT_HELP, OPT_VERSION };
+enum { OPT_INSTANCE = 1000, OPT_ONCE, OPT_FORMAT, OPT_INTERVAL, OPT_HELP, OPT_VERSION };
 
 static const struct option front_options[] = {
     { "instance", required_argument, NULL, OPT_INSTANCE },
     { "once", no_argument, NULL, OPT_ONCE },
+    { "format", required_argument, NULL, OPT_FORMAT },
+    { "interval", required_argument, NULL, OPT_INTERVAL },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
 };
@@ -62,7 +65,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: mtproxy-telegraf [OPTION]...\n"
                  "Reads MTProxy's /stats page and prints InfluxDB line protocol for Telegraf's\n"
-                 "execd input (signal = \"STDIN\"): one gather per newline on stdin, exit on EOF.\n\n");
+                 "execd input: one gather per newline on stdin (signal = \"STDIN\"), per SIGHUP,\n"
+                 "SIGUSR1 or SIGUSR2 (signal = \"SIGHUP\" ...), and every --interval (signal =\n"
+                 "\"none\"); exits 0 when stdin closes or on SIGTERM/SIGINT.\n\n");
     for (size_t i = 0; i < mm_option_count(); i++) {
         const struct mm_option *opt = mm_option_at(i);
         char left[64];
@@ -72,6 +77,10 @@ static void usage(FILE *out)
     }
     fprintf(out, "  %-28s value of the instance tag (default: %s)\n", "--instance NAME", MM_DEFAULT_INSTANCE);
     fprintf(out, "  %-28s gather once, print, exit\n", "--once");
+    fprintf(out, "  %-28s output: influx (line protocol), json or text (default: influx)\n",
+            "--format FORMAT");
+    fprintf(out, "  %-28s also gather on this schedule, for signal = \"none\" (default: off)\n",
+            "--interval DURATION");
     fprintf(out, "  %-28s this text\n", "--help");
     fprintf(out, "  %-28s print the version\n", "--version");
     fprintf(out, "\nDURATION: 500ms, 2s, 1.5m, or a number of seconds. BOOL: true or false.\n");
@@ -111,6 +120,26 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             break;
         case OPT_ONCE:
             opts->once = true;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "influx") == 0) {
+                opts->format = FORMAT_INFLUX;
+            } else if (strcmp(optarg, "json") == 0) {
+                opts->format = FORMAT_JSON;
+            } else if (strcmp(optarg, "text") == 0) {
+                opts->format = FORMAT_TEXT;
+            } else {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --format: influx, json or text\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_INTERVAL:
+            if (mm_parse_duration(optarg, &opts->interval_s) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --interval: a duration such as "
+                                "10s or 1m (at most a day)\n", optarg);
+                return 2;
+            }
             break;
         case OPT_HELP:
             usage(stdout);

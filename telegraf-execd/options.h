@@ -6,9 +6,13 @@
 
 #include "instance.h"
 
+enum execd_format { FORMAT_INFLUX, FORMAT_JSON, FORMAT_TEXT };
+
 struct execd_options {
     struct mm_instance_config core;
     bool once;
+    enum execd_format format;
+    double interval_s; /* 0: gather only on a newline or a signal */
 };
 
 /* Parses argv. Returns 0 to run, 1 when --help or --version was printed
