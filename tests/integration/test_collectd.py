@@ -108,6 +108,104 @@ class CollectdPlugin(unittest.TestCase):
         if fa['config_md5'] != fb['config_md5']:
             self.assertEqual(log.count('configuration reloaded'), 1, log)
 
+    @staticmethod
+    def notifications(log, severity, type_instance, instance='main'):
+        return [l for l in log.splitlines() if 'Notification: severity = %s,' % severity in l
+                and 'plugin = mtproxy, plugin_instance = %s,' % instance in l
+                and 'type_instance = %s,' % type_instance in l]
+
+    def test_down_up_down_notifies_once_per_transition(self):
+        fast = '  Interval 0.25\n  Timeout 0.2\n'
+        with StatsServer(static=True, fixture=FIXTURE_A) as srv, \
+                StatsServer(static=True, fixture=FIXTURE_B) as other:
+            conf = ('<Instance "main">\n  URL "%s"\n%s</Instance>\n' % (srv.url, fast)
+                    + '<Instance "other">\n  URL "%s"\n%s</Instance>\n' % (other.url, fast))
+            with Collectd(conf) as cd:
+                up = lambda want: (lambda v: v['value'] == want)  # noqa: E731
+                cd.wait_for('mtproxy-main/gauge-up', pred=up(1.0))
+                for mode, want in (('refuse', 0.0), ('ok', 1.0), ('refuse', 0.0)):
+                    srv.set_mode(mode)
+                    cd.wait_for('mtproxy-main/gauge-up', pred=up(want))
+                    time.sleep(1.0)  # four more reads in the same state: no repeated notification
+                log = cd.log_text()
+        failures = self.notifications(log, 'FAILURE', 'up')
+        self.assertEqual(len(failures), 2, log)
+        self.assertTrue(all('MTProxy "main" is down: %s' % srv.url in l for l in failures), failures)
+        okays = self.notifications(log, 'OKAY', 'up')
+        self.assertEqual(len(okays), 1, log)
+        self.assertIn('MTProxy "main" is up again', okays[0])
+        # the other instance never changed state and never notified
+        self.assertNotIn('plugin_instance = other', log)
+
+    def test_reload_notification(self):
+        # The same proxy run (pid, start_time) with another config_md5: a reload, not a restart.
+        tmp = tempfile.mkdtemp(prefix='mm-reload-')
+        try:
+            text = open(os.path.join(FIXTURES_DIR, FIXTURE_A)).read()
+            old_md5 = re.search(r'^config_md5\t(\S+)$', text, re.M).group(1)
+            new_md5 = '0123456789abcdef0123456789abcdef'
+            reloaded = os.path.join(tmp, 'reloaded.txt')
+            with open(reloaded, 'w') as f:
+                f.write(text.replace(old_md5, new_md5))
+            with StatsServer(static=True, fixture=FIXTURE_A) as srv:
+                with Collectd(instance_block('edge', srv.url)) as cd:
+                    cd.wait_for('mtproxy-edge/gauge-up', pred=lambda v: v['value'] == 1.0)
+                    srv.stop()
+                    with StatsServer(static=True, fixture=reloaded, port=srv.port):
+                        msg = 'configuration reloaded (config_md5 %s -> %s)' % (old_md5, new_md5)
+                        self.assertTrue(wait_until(lambda: msg in cd.log_text(), 10), cd.log_text())
+                        time.sleep(2.2)  # two more reads of the new configuration
+                        log = cd.log_text()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        reloads = self.notifications(log, 'OKAY', 'config_md5', 'edge')
+        self.assertEqual(len(reloads), 1, log)
+        self.assertIn('MTProxy "edge" configuration reloaded', reloads[0])
+        self.assertEqual(self.notifications(log, 'WARNING', 'start_time', 'edge'), [], log)
+
+    def test_restart_mode_notifies_once_per_restart(self):
+        with StatsServer(mode='ok', fixture=FIXTURE_A) as srv:
+            conf = '<Instance "main">\n  URL "%s"\n  Interval 0.25\n  Timeout 0.2\n</Instance>\n' % srv.url
+            with Collectd(conf) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
+                for n in (1, 2):
+                    srv.set_mode('restart')
+                    self.assertTrue(wait_until(
+                        lambda: len(self.notifications(cd.log_text(), 'WARNING', 'start_time')) >= n, 5),
+                        cd.log_text())
+                    time.sleep(1.0)
+                    srv.set_mode('ok')
+                    time.sleep(0.5)
+                log = cd.log_text()
+        restarts = self.notifications(log, 'WARNING', 'start_time')
+        self.assertEqual(len(restarts), 2, log)
+        self.assertTrue(all('MTProxy "main" restarted (start_time' in l for l in restarts), restarts)
+
+    def test_hanging_instance_does_not_delay_another(self):
+        # Two instances hang for their whole Timeout (2 s of every 3 s) on collectd's read threads;
+        # the third keeps its 1 s schedule.
+        with StatsServer(mode='hang', fixture=FIXTURE_A) as slow, \
+                StatsServer(static=True, fixture=FIXTURE_B) as ok:
+            slow_conf = '  Interval 3\n  Timeout 2\n'
+            conf = ('<Instance "slow1">\n  URL "%s"\n%s</Instance>\n' % (slow.url, slow_conf)
+                    + '<Instance "slow2">\n  URL "%s"\n%s</Instance>\n' % (slow.url, slow_conf)
+                    + instance_block('fast', ok.url))
+            with Collectd(conf) as cd:
+                cd.wait_for('mtproxy-fast/gauge-up')
+                cd.wait_for('mtproxy-slow1/gauge-up', pred=lambda v: v['value'] == 0.0)
+                start = time.time()
+                time.sleep(6.5)
+                rows = [r for r in cd.csv_rows('mtproxy-fast/gauge-up') if r['epoch'] >= start]
+                slow_rows = [r for r in cd.csv_rows('mtproxy-slow2/gauge-up') if r['epoch'] >= start]
+                log = cd.log_text()
+        self.assertGreaterEqual(len(rows), 6, rows)
+        gaps = [b['epoch'] - a['epoch'] for a, b in zip(rows, rows[1:])]
+        self.assertLess(max(gaps), 1.3, gaps)
+        self.assertTrue(all(r['value'] == 1.0 for r in rows), rows)
+        self.assertGreaterEqual(len(slow_rows), 2, log)
+        self.assertTrue(all(r['value'] == 0.0 for r in slow_rows), slow_rows)
+        self.assertIn('timed out', log)
+
 
 class CollectdConfigErrors(unittest.TestCase):
     def refused(self, conf, *words):
