@@ -114,8 +114,8 @@ static void put_text(FILE *out, const char *s, enum ctx ctx)
 {
     const char *special = specials(ctx);
     const unsigned char *p = (const unsigned char *)s;
-    if (ctx != CTX_TAG_VALUE && ctx != CTX_STRING && *p == '_')
-        fputc('x', out);
+    if ((ctx == CTX_MEASUREMENT || ctx == CTX_KEY) && (*p == '_' || (ctx == CTX_MEASUREMENT && *p == '#')))
+        fputc('x', out); /* reserved by InfluxDB 2; '#' starts a comment line */
     while (*p) {
         size_t n = utf8_len(p);
         if (n == 0) {

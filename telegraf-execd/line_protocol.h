@@ -18,7 +18,8 @@
  *     ends the text or precedes a backslash, ',', '=', ' ' or '"' becomes '/'
  *     (the parser would read it as an escape); other backslashes stay;
  *   - a measurement, tag key or field key starting with '_' gets an 'x'
- *     prefix (InfluxDB 2 reserves them); a tag or field key `time` becomes
+ *     prefix (InfluxDB 2 reserves them), as does a measurement starting with
+ *     '#' (the line would be a comment); a tag or field key `time` becomes
  *     `time_` (InfluxDB 1.x rejects it);
  *   - empty tag values and empty keys are left out. */
 #ifndef MM_LINE_PROTOCOL_H
