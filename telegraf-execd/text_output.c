@@ -178,7 +178,10 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
         row(out, "version", "%s", m->value.s);
     if ((m = stat(snap, "uptime"))) {
         duration_text(a, sizeof(a), num(m));
-        row(out, "uptime", "%.0f s (%s)", num(m), a);
+        if (num(m) >= 60)
+            row(out, "uptime", "%.0f s (%s)", num(m), a);
+        else
+            row(out, "uptime", "%.0f s", num(m));
     }
 
     /* clients */

@@ -1,11 +1,16 @@
 """execd.py - drives build/mtproxy-telegraf exactly as Telegraf's execd input does.
 
-signal = "STDIN": a "\\n" on stdin per interval; at stop, stdin is closed, then SIGTERM
-after 5 s, then SIGKILL after 5 more. stdout is read as a stream of lines; stderr is kept.
+signal = "STDIN": a "\\n" on stdin per interval; "SIGHUP"/"SIGUSR1"/"SIGUSR2": that signal
+per interval; "none": nothing (the program gathers on its own --interval). At stop, stdin is
+closed, then SIGTERM after 5 s, then SIGKILL after 5 more. stdout is read as a stream of
+lines; stderr is kept.
 
     with Execd(['--url', url]) as ex:
         batch = ex.tick()          # lines printed for one gather
         rc = ex.close_stdin()      # exit code, waits at most 5 s before SIGTERM
+    with Execd(['--url', url], signal='SIGUSR1', fmt='json') as ex: ...
+    with Execd(['--url', url, '--interval', '200ms'], signal='none') as ex:
+        batch = ex.next_gather()   # waits for the program's own schedule
 """
 import os
 import signal
@@ -17,9 +22,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BINARY = os.path.join(ROOT, 'build', 'mtproxy-telegraf')
 
 
+SIGNALS = {'SIGHUP': signal.SIGHUP, 'SIGUSR1': signal.SIGUSR1, 'SIGUSR2': signal.SIGUSR2}
+
+
+def caught_signals(pid):
+    """Signal numbers the process has a handler for (SigCgt of /proc/PID/status)."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('SigCgt:'):
+                    mask = int(line.split()[1], 16)
+                    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+    except OSError:
+        pass
+    return set()
+
+
+def children_of(pid):
+    """PIDs whose parent is pid (zombies included), from /proc."""
+    out = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(')') + 2:].split()
+        if int(fields[1]) == pid:
+            out.append((int(entry), fields[0]))
+    return out
+
+
 class Execd:
-    def __init__(self, args, binary=BINARY):
+    def __init__(self, args, binary=BINARY, signal='STDIN', fmt='influx'):
         self.argv = [binary] + list(args)
+        if fmt != 'influx':
+            self.argv += ['--format', fmt]
+        self.signal = signal
+        self.fmt = fmt
         self.proc = None
         self.lines = []
         self.stderr_lines = []
@@ -33,6 +75,8 @@ class Execd:
                                           daemon=True)]
         for t in self._readers:
             t.start()
+        if self.signal in SIGNALS:
+            self.wait_handlers()
         return self
 
     def _pump(self, stream, into):
@@ -42,15 +86,45 @@ class Execd:
                 self.cond.notify_all()
 
     def _gathers(self):
+        if self.fmt == 'json':  # one document per line
+            return sum(1 for l in self.lines if l.startswith('{'))
+        if self.fmt == 'text':  # a summary starts with "mtproxy  <instance>"
+            return sum(1 for l in self.lines if l.startswith('mtproxy '))
         # every gather prints exactly one "mtproxy" line carrying the up field
         return sum(1 for l in self.lines if l.startswith('mtproxy,') and ('up=' in l))
 
-    def tick(self, timeout=10.0):
-        """Writes one newline and returns the lines of the gather it caused."""
+    def wait_handlers(self, timeout=5.0):
+        """Waits until the program has installed its SIGHUP/SIGUSR1/SIGUSR2 handlers (Telegraf does
+        not wait: the program must install them before anything else)."""
+        want = set(SIGNALS.values())
+        deadline = time.monotonic() + timeout
+        while not want <= caught_signals(self.proc.pid):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError('signal handlers not installed: %s' % caught_signals(self.proc.pid))
+            time.sleep(0.002)
+
+    def trigger(self):
+        """What Telegraf does every interval in this signal mode."""
+        if self.signal == 'STDIN':
+            self.proc.stdin.write(b'\n')
+            self.proc.stdin.flush()
+        elif self.signal in SIGNALS:
+            self.proc.send_signal(SIGNALS[self.signal])
+
+    def gathers(self):
+        with self.cond:
+            return self._gathers()
+
+    def next_gather(self, timeout=10.0):
+        """Lines of the next gather, without triggering one ("none" mode)."""
+        return self.tick(timeout, trigger=False)
+
+    def tick(self, timeout=10.0, trigger=True):
+        """Triggers one gather as Telegraf would and returns the lines it caused."""
         with self.cond:
             before_lines, before = len(self.lines), self._gathers()
-        self.proc.stdin.write(b'\n')
-        self.proc.stdin.flush()
+        if trigger:
+            self.trigger()
         deadline = time.monotonic() + timeout
         with self.cond:
             while self._gathers() == before:
