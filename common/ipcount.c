@@ -27,12 +27,17 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-static size_t slot_of(const struct mm_ipcount *m, const struct mm_ip *ip)
+static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
 {
     uint64_t lo, hi;
     memcpy(&hi, ip->b, 8);
     memcpy(&lo, ip->b + 8, 8);
-    return (size_t)(mix(lo ^ m->seed[0]) ^ mix(hi ^ m->seed[1])) & (m->cap - 1);
+    return mix(lo ^ m->seed[0]) ^ mix(hi ^ m->seed[1]);
+}
+
+static size_t slot_of(const struct mm_ipcount *m, const struct mm_ip *ip)
+{
+    return (size_t)hash_of(m, ip) & (m->cap - 1);
 }
 
 int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
@@ -102,17 +107,18 @@ void mm_ipcount_clear(struct mm_ipcount *m)
     }
     m->used = 0;
     m->overflow = 0;
+    m->queue_len = 0;
     if (++m->gen == 0) { /* wrapped: every old stamp could look live */
         memset(m->slots, 0, m->cap * sizeof(*m->slots));
         m->gen = 1;
     }
 }
 
-int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip)
+static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t hash)
 {
     if (!m->slots)
         return -1;
-    size_t mask = m->cap - 1, i = slot_of(m, ip);
+    size_t mask = m->cap - 1, i = (size_t)hash & mask;
     for (;; i = (i + 1) & mask) {
         struct mm_ipcount_slot *s = &m->slots[i];
         if (s->gen != m->gen)
@@ -124,9 +130,8 @@ int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip)
     }
     /* A new address. */
     if ((m->used + 1) * 2 > m->cap) {
-        if (m->cap < m->max_cap && rehash(m, m->cap * 2) == 0) {
-            return mm_ipcount_add(m, ip);
-        }
+        if (m->cap < m->max_cap && rehash(m, m->cap * 2) == 0)
+            return add_hashed(m, ip, hash);
         if ((m->used + 1) * 4 > m->cap * 3) {
             m->overflow = 1;
             return -1;
@@ -138,6 +143,41 @@ int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip)
     s->gen = m->gen;
     m->used++;
     return 0;
+}
+
+int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip)
+{
+    return add_hashed(m, ip, hash_of(m, ip));
+}
+
+void mm_ipcount_push(struct mm_ipcount *m, const struct mm_ip *ip)
+{
+    if (!m->slots)
+        return;
+    if (m->queue_len == MM_IPCOUNT_QUEUE) { /* count the oldest: its slot is cached by now */
+        unsigned h = m->queue_head;
+        add_hashed(m, &m->queue[h], m->queue_hash[h]);
+        m->queue_head = (h + 1) & (MM_IPCOUNT_QUEUE - 1);
+        m->queue_len--;
+    }
+    unsigned t = (m->queue_head + m->queue_len) & (MM_IPCOUNT_QUEUE - 1);
+    uint64_t hash = hash_of(m, ip);
+    m->queue[t] = *ip;
+    m->queue_hash[t] = hash;
+    m->queue_len++;
+#if defined(__GNUC__)
+    __builtin_prefetch(&m->slots[(size_t)hash & (m->cap - 1)], 1);
+#endif
+}
+
+void mm_ipcount_flush(struct mm_ipcount *m)
+{
+    while (m->queue_len > 0) {
+        unsigned h = m->queue_head;
+        add_hashed(m, &m->queue[h], m->queue_hash[h]);
+        m->queue_head = (h + 1) & (MM_IPCOUNT_QUEUE - 1);
+        m->queue_len--;
+    }
 }
 
 const struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos)

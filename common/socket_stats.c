@@ -84,7 +84,7 @@ int mm_socket_stats_add(void *ctx, const struct mm_sock *s)
         side->bytes_acked += s->bytes_acked;
     }
     if (mm_state_is_live(s->state) && !mm_ip_is_unspecified(&s->dst))
-        mm_ipcount_add(&side->peers, &s->dst); /* overflow is reported by the caller */
+        mm_ipcount_push(&side->peers, &s->dst); /* overflow is reported by the caller */
     return 0;
 }
 
@@ -95,6 +95,7 @@ void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
     struct mm_side_stats *s = &st->side[side];
     const struct mm_ipcount_slot *slot;
     s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
+    mm_ipcount_flush(&s->peers);
     for (size_t pos = 0; (slot = mm_ipcount_next(&s->peers, &pos));) {
         if (mm_peer_excluded(filter, &slot->ip))
             continue;

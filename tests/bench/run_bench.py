@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""run_bench.py — `make bench`: what one socket gather costs at 1k..100k connections.
+
+For each N it opens N established loopback connections plus N/100 half-closed
+ones (FIN_WAIT2 / CLOSE_WAIT) from N/4 distinct 127.x.y.z addresses with
+build/tools/conn_holder (spread over processes: the hard RLIMIT_NOFILE here is
+20000), writes a small GeoIP database mapping those addresses to 25 countries,
+and times in the same run, in alternating rounds:
+
+  ours      build/tools/sock_gather_bench: the full gather of sockets.h
+            (states + distinct IPs + countries + bytes), in-process, per gather
+  floor     build/tools/nl_floor: the least netlink dump that counts the
+            established sockets on the port (one bytecode-filtered request per
+            family, no extensions), in-process, per dump
+  kernel    nl_floor -c -a -i: the kernel request ours sends (one AF_UNSPEC
+            walk, all states, tcp_info), without any user-space work
+  ss        sh -c "ss -Htn state established '( sport = :P )' | wc -l"
+  /proc     sh -c "cat /proc/net/tcp /proc/net/tcp6 | wc -l"
+  fallback  ours with sock_diag disabled (the /proc/net/tcp{,6} path), fewer runs
+  tcpconns  collectd -T with tcpconns (LocalPort P) minus collectd -T without it
+
+Wall time is the median over all samples; CPU is user+sys (for commands: of
+the whole process tree, from wait4 in build/tools/bench_exec); RSS is the
+peak. Commands pay ~1 ms of fork/exec that the in-process tools do not. Results go to stdout (a table and
+the targets at 100k) and to build/bench/sockets.json.
+
+    run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 4] [--runs 5]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+TOOLS = os.path.join(BUILD, "tools")
+MMDB_WRITER = os.path.join(ROOT, "tests", "tools", "write_test_mmdb.py")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def tcp_inuse():
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                return int(line.split()[2])
+    return 0
+
+
+class Holder:
+    """conn_holder with N established + N/100 half-closed connections, 4 per IP."""
+
+    def __init__(self, n):
+        half = n // 100
+        self.proc = subprocess.Popen(
+            [os.path.join(TOOLS, "conn_holder"), "-n", str(n + half), "-k", "4", "-f", str(half)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError("conn_holder failed to start: %r %s" % (line, err[-500:]))
+        fields = dict(kv.split("=") for kv in line.split()[1:])
+        self.port = int(fields["port"])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def parse_kv(text):
+    out = {}
+    for tok in text.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            out[k] = v
+    return out
+
+
+def run_tool(argv):
+    """An in-process timing tool: (wall samples, cpu samples, peak RSS KiB, fields)."""
+    res = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (argv[0], res.stderr[-500:]))
+    kv = parse_kv(res.stdout)
+    wall = [float(x) for x in kv["samples_ms"].split(",")]
+    cpu = [float(x) for x in kv["cpu_samples_ms"].split(",")]
+    return wall, cpu, int(kv["peak_rss_kb"]), kv
+
+
+def run_cmd(argv, runs, warmup=1):
+    """A command, fork/exec'd each time by bench_exec (a small parent, so the
+    peak RSS is the command's): wall, CPU of its tree, peak RSS."""
+    w, c, rss, _ = run_tool([os.path.join(TOOLS, "bench_exec"), "-k", str(runs),
+                             "-w", str(warmup), "--"] + argv)
+    return w, c, rss
+
+
+class Series:
+    def __init__(self):
+        self.wall, self.cpu, self.rss, self.extra = [], [], 0, {}
+
+    def add(self, wall, cpu, rss):
+        self.wall += wall
+        self.cpu += cpu
+        self.rss = max(self.rss, rss)
+
+    def summary(self):
+        if not self.wall:
+            return None
+        return {
+            "wall_ms": round(statistics.median(self.wall), 2),
+            "wall_min_ms": round(min(self.wall), 2),
+            "wall_max_ms": round(max(self.wall), 2),
+            "cpu_ms": round(statistics.median(self.cpu), 2),
+            "peak_rss_mb": round(self.rss / 1024, 1),
+            "samples": len(self.wall),
+            **self.extra,
+        }
+
+
+def collectd_confs(tmp, port):
+    confs = {}
+    for name, extra in (("base", ""), ("tcpconns", (
+            'LoadPlugin tcpconns\n<Plugin tcpconns>\n  ListeningPorts false\n'
+            '  AllPortsSummary false\n  LocalPort "%d"\n</Plugin>\n' % port))):
+        d = os.path.join(tmp, "collectd-" + name)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "collectd.conf")
+        with open(path, "w") as f:
+            f.write('Hostname "bench"\nFQDNLookup false\nBaseDir "%s"\nPIDFile "%s/pid"\n'
+                    'Interval 1\nLoadPlugin logfile\n<Plugin logfile>\n  LogLevel info\n'
+                    '  File "%s/log"\n</Plugin>\n%s' % (d, d, d, extra))
+        confs[name] = path
+    return confs
+
+
+def bench_size(n, rounds, runs, tmp, db):
+    log("N=%d: opening %d connections ..." % (n, n + n // 100))
+    t0 = time.time()
+    holder = Holder(n)
+    log("N=%d: ready in %.1f s (port %d, TCP sockets in use %d)" % (
+        n, time.time() - t0, holder.port, tcp_inuse()))
+    p = str(holder.port)
+    series = {k: Series() for k in ("ours", "floor", "kernel", "ss", "proc", "fallback",
+                                    "collectd_base", "collectd_tcpconns")}
+    have_collectd = os.path.exists("/usr/sbin/collectd") and \
+        os.path.exists("/usr/lib/collectd/tcpconns.so")
+    confs = collectd_confs(tmp, holder.port) if have_collectd else {}
+    ss_cmd = ["sh", "-c", "ss -Htn state established '( sport = :%s )' | wc -l" % p]
+    proc_cmd = ["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 | wc -l"]
+    try:
+        for r in range(rounds):
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", p, "-g", db,
+                                      "-l", "-k", str(runs), "-w", "1"])
+            series["ours"].add(w, c, rss)
+            series["ours"].extra = {k: kv[k] for k in ("established", "close_wait", "unique_ips",
+                                                       "country_series", "method")}
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", p, "-k", str(runs),
+                                      "-w", "1"])
+            series["floor"].add(w, c, rss)
+            series["floor"].extra = {"sockets": kv["sockets"]}
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", p, "-c", "-a", "-i",
+                                      "-k", str(runs), "-w", "1"])
+            series["kernel"].add(w, c, rss)
+            series["ss"].add(*run_cmd(ss_cmd, runs))
+            series["proc"].add(*run_cmd(proc_cmd, runs))
+            if have_collectd:
+                series["collectd_base"].add(*run_cmd(
+                    ["/usr/sbin/collectd", "-T", "-C", confs["base"]], runs))
+                series["collectd_tcpconns"].add(*run_cmd(
+                    ["/usr/sbin/collectd", "-T", "-C", confs["tcpconns"]], runs))
+            if r == 0:
+                w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", p,
+                                          "-g", db, "-l", "-m", "proc", "-k", "3", "-w", "1"])
+                series["fallback"].add(w, c, rss)
+    finally:
+        holder.stop()
+        deadline = time.time() + 20
+        while tcp_inuse() > 2 * n // 100 + 1000 and time.time() < deadline:
+            time.sleep(0.2)
+    out = {k: s.summary() for k, s in series.items() if s.wall}
+    if have_collectd:
+        b, t = out.pop("collectd_base"), out.pop("collectd_tcpconns")
+        out["tcpconns"] = {"wall_ms": round(t["wall_ms"] - b["wall_ms"], 2),
+                           "cpu_ms": round(t["cpu_ms"] - b["cpu_ms"], 2),
+                           "peak_rss_mb": t["peak_rss_mb"], "samples": t["samples"]}
+    return out
+
+
+def ratio(a, b):
+    return round(a / b, 2) if b else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1000,10000,50000,100000")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    for tool in ("conn_holder", "sock_gather_bench", "nl_floor", "bench_exec"):
+        if not os.access(os.path.join(TOOLS, tool), os.X_OK):
+            log("missing %s/%s: run `make tools` first" % (TOOLS, tool))
+            return 2
+
+    tmp = tempfile.mkdtemp(prefix="mm-bench-")
+    results = {"sizes": {}, "host": os.uname().release, "nproc": os.cpu_count(),
+               "rounds": args.rounds, "runs_per_round": args.runs}
+    try:
+        db = os.path.join(tmp, "bench.mmdb")
+        # 25 countries in /22 blocks over 127.1.0.0-127.1.99.255 (the 25k
+        # addresses of N=100k), the rest of 127/8 unknown
+        codes = ["DE", "US", "FR", "NL", "RU", "IR", "BR", "IN", "CN", "TR", "UA", "KZ", "GB",
+                 "ES", "IT", "PL", "FI", "SE", "JP", "KR", "VN", "ID", "EG", "NG", "MX"]
+        nets = ["127.1.%d.0/22=%s" % (i * 4, cc) for i, cc in enumerate(codes)]
+        subprocess.run([sys.executable, MMDB_WRITER, db] + nets, check=True)
+        for n in sizes:
+            results["sizes"][str(n)] = bench_size(n, args.rounds, args.runs, tmp, db)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("\nSocket gather cost (median wall ms / median CPU ms; RSS = peak MB)")
+    head = ("N", "ours", "floor", "ours/floor", "kernel part", "ss", "ss/ours", "/proc",
+            "/proc/ours", "fallback", "tcpconns", "ours RSS")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for n, r in results["sizes"].items():
+        o, f, k, s, p = r["ours"], r["floor"], r["kernel"], r["ss"], r["proc"]
+        fb, tc = r.get("fallback"), r.get("tcpconns")
+        r["ratios"] = {"ours_over_floor": ratio(o["wall_ms"], f["wall_ms"]),
+                       "ours_over_floor_cpu": ratio(o["cpu_ms"], f["cpu_ms"]),
+                       "ss_over_ours": ratio(s["wall_ms"], o["wall_ms"]),
+                       "proc_over_ours": ratio(p["wall_ms"], o["wall_ms"]),
+                       "proc_over_ours_cpu": ratio(p["cpu_ms"], o["cpu_ms"])}
+        if tc:
+            r["ratios"]["tcpconns_over_ours"] = ratio(tc["wall_ms"], o["wall_ms"])
+        cell = lambda x: "%.1f / %.1f" % (x["wall_ms"], x["cpu_ms"]) if x else "-"
+        print("| %s | %s | %s | %.2f | %s | %s | %.2f | %s | %.2f | %s | %s | %.1f |" % (
+            n, cell(o), cell(f), r["ratios"]["ours_over_floor"], cell(k), cell(s),
+            r["ratios"]["ss_over_ours"], cell(p), r["ratios"]["proc_over_ours"], cell(fb),
+            cell(tc), o["peak_rss_mb"]))
+    print("\nPeak RSS MB: " + ", ".join(
+        "N=%s ours %.1f floor %.1f ss %.1f /proc %.1f" % (
+            n, r["ours"]["peak_rss_mb"], r["floor"]["peak_rss_mb"], r["ss"]["peak_rss_mb"],
+            r["proc"]["peak_rss_mb"]) for n, r in results["sizes"].items()))
+    for n, r in results["sizes"].items():
+        o = r["ours"]
+        print("N=%s ours counted: established=%s close_wait=%s unique_ips=%s country series=%s "
+              "(%s)" % (n, o["established"], o["close_wait"], o["unique_ips"],
+                        o["country_series"], o["method"]))
+
+    big = results["sizes"].get("100000")
+    if big:
+        rt = big["ratios"]
+        checks = [("ours <= 1.2x the netlink floor", rt["ours_over_floor"] <= 1.2,
+                   "%.2fx" % rt["ours_over_floor"]),
+                  ("ours <= 0.6x ss", rt["ss_over_ours"] >= 1 / 0.6,
+                   "%.2fx" % (1 / rt["ss_over_ours"])),
+                  ("/proc >= 3x ours", rt["proc_over_ours"] >= 3,
+                   "%.2fx" % rt["proc_over_ours"])]
+        if "tcpconns_over_ours" in rt:
+            checks.append(("ours cheaper than collectd tcpconns", rt["tcpconns_over_ours"] > 1,
+                           "tcpconns %.2fx ours" % rt["tcpconns_over_ours"]))
+        print("\nTargets at N=100000:")
+        for what, ok, got in checks:
+            print("  %-40s %s (%s)" % (what, "PASS" if ok else "MISS", got))
+
+    os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
+    with open(os.path.join(BUILD, "bench", "sockets.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print("\nwritten: %s" % os.path.join(BUILD, "bench", "sockets.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
