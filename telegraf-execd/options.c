@@ -61,6 +61,34 @@ static const char *value_hint(enum mm_option_type type)
     }
 }
 
+/* "  --flag HINT   text", the text wrapped at 79 columns under column 31. */
+static void usage_row(FILE *out, const char *left, const char *text)
+{
+    enum { INDENT = 31, WIDTH = 79 };
+    int col = fprintf(out, "  %-28s ", left);
+    if (col > INDENT) {
+        fprintf(out, "\n%*s", INDENT, "");
+        col = INDENT;
+    }
+    const char *p = text;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > INDENT && col + 1 + (int)word > WIDTH) {
+            fprintf(out, "\n%*s", INDENT, "");
+            col = INDENT;
+        } else if (col > INDENT) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, word, out);
+        col += (int)word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: mtproxy-telegraf [OPTION]...\n"
@@ -72,17 +100,17 @@ static void usage(FILE *out)
         const struct mm_option *opt = mm_option_at(i);
         char left[64];
         snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hint(opt->type));
-        fprintf(out, "  %-28s %s (default: %s; collectd: %s)%s\n", left, opt->help, opt->default_text,
-                opt->collectd_name, opt->repeatable ? ", repeatable" : "");
+        char text[512];
+        snprintf(text, sizeof(text), "%s (default: %s; collectd: %s)%s", opt->help, opt->default_text,
+                 opt->collectd_name, opt->repeatable ? ", repeatable" : "");
+        usage_row(out, left, text);
     }
-    fprintf(out, "  %-28s value of the instance tag (default: %s)\n", "--instance NAME", MM_DEFAULT_INSTANCE);
-    fprintf(out, "  %-28s gather once, print, exit\n", "--once");
-    fprintf(out, "  %-28s output: influx (line protocol), json or text (default: influx)\n",
-            "--format FORMAT");
-    fprintf(out, "  %-28s also gather on this schedule, for signal = \"none\" (default: off)\n",
-            "--interval DURATION");
-    fprintf(out, "  %-28s this text\n", "--help");
-    fprintf(out, "  %-28s print the version\n", "--version");
+    usage_row(out, "--instance NAME", "value of the instance tag (default: " MM_DEFAULT_INSTANCE ")");
+    usage_row(out, "--once", "gather once, print, exit");
+    usage_row(out, "--format FORMAT", "output: influx (line protocol), json or text (default: influx)");
+    usage_row(out, "--interval DURATION", "also gather on this schedule, for signal = \"none\" (default: off)");
+    usage_row(out, "--help", "this text");
+    usage_row(out, "--version", "print the version");
     fprintf(out, "\nDURATION: 500ms, 2s, 1.5m, or a number of seconds. BOOL: true or false.\n");
 }
 
