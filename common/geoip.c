@@ -213,10 +213,22 @@ static int take_code(const MMDB_entry_data_s *d, char *out, size_t out_len)
     return 1;
 }
 
+/* Copies s into out (bounded); no printf on the per-IP path. */
+static void put(char *out, size_t out_len, const char *s)
+{
+    size_t n = strlen(s);
+    if (out_len == 0)
+        return;
+    if (n >= out_len)
+        n = out_len - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, char *out,
                              size_t out_len)
 {
-    snprintf(out, out_len, "unknown");
+    put(out, out_len, "unknown");
     if (!g->is_open)
         return out;
 
@@ -249,6 +261,6 @@ const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, c
          take_code(&d, code, sizeof(code))) ||
         (MMDB_get_value(&r.entry, &d, "country_code", NULL) == MMDB_SUCCESS &&
          take_code(&d, code, sizeof(code))))
-        snprintf(out, out_len, "%s", code);
+        put(out, out_len, code);
     return out;
 }

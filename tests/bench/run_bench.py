@@ -71,6 +71,21 @@ class Holder:
         fields = dict(kv.split("=") for kv in line.split()[1:])
         self.port = int(fields["port"])
 
+    def pids(self):
+        """The holder and its worker processes (children found through /proc)."""
+        out = [self.proc.pid]
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                out.append(int(d))
+        return out
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -164,11 +179,23 @@ def bench_size(n, rounds, runs, tmp, db):
     proc_cmd = ["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 | wc -l"]
     try:
         for r in range(rounds):
+            # listening-port discovery: round 0 with the master first (it holds
+            # the listener and few fds), round 1 with a worker holding the
+            # listener and up to 18k accepted fds first (the worst case)
+            pids = holder.pids()
+            if r == 1:
+                pids = pids[1:] + pids[:1]
+            disc = ["-d", ",".join(str(x) for x in pids)] if r < 2 else []
             w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", p, "-g", db,
-                                      "-l", "-k", str(runs), "-w", "1"])
+                                      "-l", "-k", str(runs), "-w", "1"] + disc)
             series["ours"].add(w, c, rss)
-            series["ours"].extra = {k: kv[k] for k in ("established", "close_wait", "unique_ips",
-                                                       "country_series", "method")}
+            if r == 1:
+                series["ours"].extra["discovery_worker_first_ms"] = kv["discovery_ms"]
+            if r == 0:
+                series["ours"].extra = {k: kv[k] for k in (
+                    "established", "close_wait", "unique_ips", "country_series", "method",
+                    "discovery_ms", "discovery_ports")}
+                series["ours"].extra["discovery_processes"] = len(disc[1].split(","))
             w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", p, "-k", str(runs),
                                       "-w", "1"])
             series["floor"].add(w, c, rss)
@@ -260,8 +287,12 @@ def main():
     for n, r in results["sizes"].items():
         o = r["ours"]
         print("N=%s ours counted: established=%s close_wait=%s unique_ips=%s country series=%s "
-              "(%s)" % (n, o["established"], o["close_wait"], o["unique_ips"],
-                        o["country_series"], o["method"]))
+              "(%s); listening-port discovery over %s processes (~%d fds): %s ms master first, "
+              "%s ms busiest worker first, %s port(s)" % (
+                  n, o["established"], o["close_wait"], o["unique_ips"], o["country_series"],
+                  o["method"], o["discovery_processes"], 2 * (int(n) + int(n) // 100),
+                  o["discovery_ms"], o.get("discovery_worker_first_ms", "-"),
+                  o["discovery_ports"]))
 
     big = results["sizes"].get("100000")
     if big:

@@ -3,8 +3,11 @@
  * countries, metrics appended to a snapshot.
  *
  *   sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] [-w WARMUP] [-l] [-m auto|v2|proc]
+ *                     [-d PID,PID,...]
  *
- * -l counts loopback clients (the benchmark's clients are 127.x.y.z).
+ * -l counts loopback clients (the benchmark's clients are 127.x.y.z). -d
+ * also times one listening-port discovery over those processes' fds (what a
+ * gather without a configured client port does when the PID set changes).
  * Prints one line of key=value pairs: wall and CPU ms per gather (median,
  * min, max), peak RSS, and what the last gather counted. */
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen_ports.h"
 #include "sockets.h"
 
 static void log_stderr(void *ctx, enum mm_log_level level, const char *msg)
@@ -69,8 +73,10 @@ int main(int argc, char **argv)
     cfg.upstream_port = 0;
     int runs = 20, warmup = 2, opt;
     const char *mode = "auto";
+    int pids[256];
+    size_t n_pids = 0;
     char err[256];
-    while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:d:")) != -1) {
         int rc = 0;
         switch (opt) {
         case 'p': rc = mm_sockets_config_add_client_port(&cfg, optarg, err, sizeof(err)); break;
@@ -80,9 +86,13 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 'l': cfg.include_local = 1; break;
         case 'm': mode = optarg; break;
+        case 'd':
+            for (char *tok = strtok(optarg, ","); tok && n_pids < 256; tok = strtok(NULL, ","))
+                pids[n_pids++] = atoi(tok);
+            break;
         default:
             fprintf(stderr, "usage: sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] "
-                            "[-w WARMUP] [-l] [-m auto|v2|proc]\n");
+                            "[-w WARMUP] [-l] [-m auto|v2|proc] [-d PID,...]\n");
             return 2;
         }
         if (rc < 0) {
@@ -107,6 +117,15 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "proc") == 0)
         st->diag.force_proc = 1;
     mm_snapshot_init(&snap);
+
+    double discovery_ms = -1;
+    int discovered = -1;
+    if (n_pids > 0) {
+        uint16_t ports[16];
+        double t0 = now_ms(CLOCK_MONOTONIC);
+        discovered = mm_listen_ports(&st->diag, pids, n_pids, 0, ports, 16, &log);
+        discovery_ms = now_ms(CLOCK_MONOTONIC) - t0;
+    }
 
     double *wall = calloc((size_t)runs, sizeof(double)), *cpu = calloc((size_t)runs, sizeof(double));
     if (!wall || !cpu)
@@ -137,13 +156,14 @@ int main(int argc, char **argv)
 
     printf("wall_median_ms=%.3f wall_min_ms=%.3f wall_max_ms=%.3f cpu_median_ms=%.3f "
            "peak_rss_kb=%ld established=%lld close_wait=%lld unique_ips=%lld max_per_ip=%lld "
-           "country_series=%zu method=%s walk=%d\n",
+           "country_series=%zu method=%s walk=%d discovery_ms=%.3f discovery_ports=%d\n",
            wall[runs / 2], wall[0], wall[runs - 1], cpu[runs / 2], peak_rss_kb(),
            value(&snap, MM_GROUP_CONNECTIONS, "established", "side", "client"),
            value(&snap, MM_GROUP_CONNECTIONS, "close_wait", "side", "client"),
            value(&snap, MM_GROUP_CONNECTIONS, "unique_ips", "side", "client"),
            value(&snap, MM_GROUP_CONNECTIONS, "max_per_ip", "side", "client"), countries,
-           st->diag.method == MM_SOCKDIAG_PROC ? "proc" : "netlink", (int)st->diag.walk);
+           st->diag.method == MM_SOCKDIAG_PROC ? "proc" : "netlink", (int)st->diag.walk,
+           discovery_ms, discovered);
     free(wall);
     free(cpu);
     mm_snapshot_free(&snap);
