@@ -28,7 +28,7 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all test unit tools deps demo bench clean fuzz
-all: $(BUILD)/mtproxy.so $(BUILD)/mtproxy-telegraf $(BUILD)/man/mtproxy-telegraf.1.gz
+all: $(BUILD)/mtproxy.so $(BUILD)/mtproxy-telegraf $(BUILD)/man/mtproxy-telegraf.1.gz $(BUILD)/man/collectd-mtproxy.5.gz
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard telegraf-execd/*.h)
 	@mkdir -p $(dir $@)
@@ -59,8 +59,8 @@ $(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDLIBS) -lpthread
 
-# Man page: written by hand in roff; tests/integration/test_telegraf_man.py
-# checks that man renders it without warnings.
+# Man pages: written by hand in roff; tests/integration/test_telegraf_man.py
+# and test_collectd_man.py check that man renders them without warnings.
 $(BUILD)/man/%.gz: packaging/man/%
 	@mkdir -p $(dir $@)
 	gzip -9 -n -c $< > $@
