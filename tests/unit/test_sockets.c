@@ -696,7 +696,7 @@ static void test_countries_rank(void)
     CHECK_INT_EQ(other.unique_ips, 2);
     /* bounded: codes past MM_COUNTRIES_MAX go straight to other */
     mm_countries_clear(&c);
-    char code[8];
+    char code[16];
     for (int i = 0; i < MM_COUNTRIES_MAX + 10; i++) {
         snprintf(code, sizeof(code), "C%d", i);
         mm_countries_add(&c, code, 1);
