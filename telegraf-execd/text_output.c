@@ -151,11 +151,15 @@ static void countries(FILE *out, const struct mm_snapshot *snap)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s %" PRId64, i ? ", " : "", c[i].code,
                                 c[i].connections);
         if (c[i].ips >= 0 && len < sizeof(text))
-            len += (size_t)snprintf(text + len, sizeof(text) - len, " (%" PRId64 " IPs)", c[i].ips);
+            len += (size_t)snprintf(text + len, sizeof(text) - len, " (%" PRId64 ")", c[i].ips);
         if (len >= sizeof(text))
             break;
     }
-    row(out, "countries", "%s%s", text, k > TOP_COUNTRIES ? ", ..." : "");
+    /* "RU 16 (7)": connections (distinct IPs), the busiest first */
+    if (k > TOP_COUNTRIES)
+        row(out, "countries", "%s, +%zu more", text, k - TOP_COUNTRIES);
+    else
+        row(out, "countries", "%s", text);
     free(c);
 }
 
@@ -190,7 +194,7 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     if (special)
         row(out, "clients", "%.0f connections (total_special_connections)%s%.0f", num(special),
             max_special ? ", limit " : "", max_special ? num(max_special) : 0.0);
-    const struct mm_metric *est = conn(snap, "tcp_established");
+    const struct mm_metric *est = conn(snap, "established"); /* tcpconns spelling (common/sockdiag.c) */
     const struct mm_metric *ips = conn(snap, "unique_ips");
     if (est || ips)
         row(out, "sockets", "%.0f established from %.0f distinct IPs (client side)", est ? num(est) : 0.0,
@@ -214,11 +218,18 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     /* cost on the host: the whole proxy (role all) when process metrics exist */
     const struct mm_metric *cu = proc(snap, "cpu_time_user", "all"), *cs = proc(snap, "cpu_time_system", "all");
     const struct mm_metric *load = stat(snap, "load_average_total");
-    if (cu || cs)
-        row(out, "cpu", "user %.2f s, system %.2f s (all processes)%s%.1f%%", num(cu), num(cs),
-            load ? ", load " : "", load ? num(load) : 0.0);
-    else if (load)
-        row(out, "cpu", "%.1f%% of one core (load_average_total)", num(load));
+    char cpu[160] = "";
+    size_t cl = 0;
+    if (cu)
+        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "user %.2f s, ", num(cu));
+    if (cs)
+        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "system %.2f s, ", num(cs));
+    if (load && cl < sizeof(cpu))
+        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "%.1f%% of one core (load_average_total)", num(load));
+    else if (cl >= 2 && cl < sizeof(cpu))
+        snprintf(cpu + cl - 2, sizeof(cpu) - cl + 2, " (all processes)");
+    if (cpu[0])
+        row(out, "cpu", "%s", cpu);
     const struct mm_metric *rss = proc(snap, "memory_rss", "all");
     if (!rss)
         rss = stat(snap, "vmrss_bytes");
@@ -230,9 +241,11 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     if (fds) {
         const struct mm_metric *lim = proc(snap, "fd_limit_soft", "master");
         const struct mm_metric *pct = proc(snap, "fd_usage_percent", "all");
-        if (lim)
+        if (lim && pct)
             row(out, "descriptors", "%.0f open, limit %.0f per process (fullest %.1f%%)", num(fds), num(lim),
-                pct ? num(pct) : 0.0);
+                num(pct));
+        else if (lim)
+            row(out, "descriptors", "%.0f open, limit %.0f per process", num(fds), num(lim));
         else
             row(out, "descriptors", "%.0f open", num(fds));
     }

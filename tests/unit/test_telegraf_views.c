@@ -1,0 +1,118 @@
+/* test_telegraf_views.c — mtproxy-telegraf's text and JSON views of a snapshot
+ * that has every group (stats, health, process, connections, countries), as
+ * a gather with the socket table and /proc readable produces it. The
+ * integration tests (test_telegraf_modes.py) cover the binary. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "json_output.h"
+#include "text_output.h"
+
+static void fill(struct mm_snapshot *s)
+{
+    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_special_connections", 35);
+    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_max_special_connections", 16000);
+    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "uptime", 90061);
+    mm_snapshot_add_text(s, MM_GROUP_STATS, "version", "mtproxy-0.01 \xff\n");
+    mm_snapshot_add_int(s, MM_GROUP_HEALTH, MM_GAUGE, "up", 1);
+    mm_snapshot_add_double(s, MM_GROUP_HEALTH, MM_GAUGE, "nan", 0.0 / 0.0);
+    struct mm_metric *m;
+    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "established", 31);
+    mm_metric_add_label(m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "unique_ips", 17);
+    mm_metric_add_label(m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "bytes_received", 5000000);
+    mm_metric_add_label(m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "bytes_acked", 7000000);
+    mm_metric_add_label(m, "side", "client");
+    const char *codes[] = { "US", "DE", "unknown", "NL", "FR", "IR", "RU" };
+    for (int i = 0; i < 7; i++) {
+        m = mm_snapshot_add_int(s, MM_GROUP_COUNTRY, MM_GAUGE, "connections", 10 + i);
+        mm_metric_add_label(m, "country", codes[i]);
+        m = mm_snapshot_add_int(s, MM_GROUP_COUNTRY, MM_GAUGE, "unique_ips", 1 + i);
+        mm_metric_add_label(m, "country", codes[i]);
+    }
+    const char *roles[] = { "master", "all" };
+    for (int i = 0; i < 2; i++) {
+        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "processes", i ? 9 : 1);
+        mm_metric_add_label(m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "num_fds", i ? 420 : 60);
+        mm_metric_add_label(m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "fd_limit_soft", 1024);
+        mm_metric_add_label(m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "memory_rss", i ? 123456789 : 1000);
+        mm_metric_add_label(m, "role", roles[i]);
+        m = mm_snapshot_add_double(s, MM_GROUP_PROCESS, MM_COUNTER, "cpu_time_user", i ? 12.5 : 1);
+        mm_metric_add_label(m, "role", roles[i]);
+    }
+    m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_COUNTER, "restarts", 2);
+    mm_metric_add_label(m, "role", "master");
+}
+
+static char *render(int json)
+{
+    struct mm_snapshot s;
+    mm_snapshot_init(&s);
+    fill(&s);
+    FILE *f = tmpfile();
+    if (json)
+        mm_json_write_snapshot(f, &s, "main", 1700000000123000000LL);
+    else
+        mm_text_write_snapshot(f, &s, "main", 1700000000123000000LL);
+    long len = ftell(f);
+    rewind(f);
+    char *buf = calloc(1, (size_t)len + 1);
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len)
+        buf[0] = '\0';
+    fclose(f);
+    mm_snapshot_free(&s);
+    return buf;
+}
+
+static void text_has_every_section_in_80_columns(void)
+{
+    char *out = render(0);
+    printf("%s", out);
+    for (char *line = out, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        CHECK(end != NULL);
+        if (!end)
+            break;
+        CHECK(end - line <= 80);
+    }
+    CHECK(strstr(out, "UP") != NULL);
+    CHECK(strstr(out, "35 connections") && strstr(out, "16000"));
+    CHECK(strstr(out, "31 established from 17 distinct IPs"));
+    CHECK(strstr(out, "RU 16 (7), IR 15 (6), FR 14 (5), NL 13 (4), unknown 12 (3), +2 more"));
+    CHECK(strstr(out, "5000000") && strstr(out, "7000000"));
+    CHECK(strstr(out, "420 open, limit 1024"));
+    CHECK(strstr(out, "123456789 (117.7 MiB)"));
+    CHECK(strstr(out, "user 12.50 s (all processes)"));
+    CHECK(strstr(out, "nan") == NULL);
+    CHECK(strstr(out, "9, restarts 2"));
+    CHECK(strstr(out, "1d 1h 1m"));
+    CHECK(strstr(out, "mtproxy-0.01 \xef\xbf\xbd") != NULL); /* invalid byte -> U+FFFD */
+    free(out);
+}
+
+static void json_is_one_line_with_every_metric(void)
+{
+    char *out = render(1);
+    CHECK(strchr(out, '\n') == out + strlen(out) - 1);
+    CHECK(strncmp(out, "{\"instance\":\"main\",\"timestamp_ns\":1700000000123000000,"
+                       "\"time\":\"2023-11-14T22:13:20.123Z\",\"metrics\":[", 98) == 0);
+    CHECK(strstr(out, "{\"measurement\":\"mtproxy_country\",\"name\":\"connections\",\"kind\":\"gauge\","
+                      "\"type\":\"integer\",\"value\":16,\"labels\":{\"country\":\"RU\"}}"));
+    CHECK(strstr(out, "\"name\":\"nan\",\"kind\":\"gauge\",\"type\":\"float\",\"value\":null"));
+    CHECK(strstr(out, "\"value\":\"mtproxy-0.01 \xef\xbf\xbd \""));
+    CHECK(strstr(out, "\"value\":12.5,\"labels\":{\"role\":\"all\"}"));
+    free(out);
+}
+
+int main(void)
+{
+    TEST(text_has_every_section_in_80_columns);
+    TEST(json_is_one_line_with_every_metric);
+    return check_done();
+}
