@@ -2,6 +2,7 @@
  * that has every group (stats, health, process, connections, countries), as
  * a gather with the socket table and /proc readable produces it. The
  * integration tests (test_telegraf_modes.py) cover the binary. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static void fill(struct mm_snapshot *s)
     mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "uptime", 90061);
     mm_snapshot_add_text(s, MM_GROUP_STATS, "version", "mtproxy-0.01 \xff\n");
     mm_snapshot_add_int(s, MM_GROUP_HEALTH, MM_GAUGE, "up", 1);
-    mm_snapshot_add_double(s, MM_GROUP_HEALTH, MM_GAUGE, "nan", 0.0 / 0.0);
+    mm_snapshot_add_double(s, MM_GROUP_HEALTH, MM_GAUGE, "nan", NAN);
     struct mm_metric *m;
     m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "established", 31);
     mm_metric_add_label(m, "side", "client");
