@@ -24,7 +24,7 @@ the whole process tree, from wait4 in build/tools/bench_exec); RSS is the
 peak. Commands pay ~1 ms of fork/exec that the in-process tools do not. Results go to stdout (a table and
 the targets at 100k) and to build/bench/sockets.json.
 
-    run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 4] [--runs 5]
+    run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 6] [--runs 5]
 """
 import argparse
 import json
@@ -235,7 +235,7 @@ def ratio(a, b):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -261,7 +261,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     print("\nSocket gather cost (median wall ms / median CPU ms; RSS = peak MB)")
-    head = ("N", "ours", "floor", "ours/floor", "kernel part", "ss", "ss/ours", "/proc",
+    head = ("N", "ours", "floor", "ours/floor", "(fastest)", "kernel part", "ss", "ss/ours", "/proc",
             "/proc/ours", "fallback", "tcpconns", "ours RSS")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -269,6 +269,9 @@ def main():
         o, f, k, s, p = r["ours"], r["floor"], r["kernel"], r["ss"], r["proc"]
         fb, tc = r.get("fallback"), r.get("tcpconns")
         r["ratios"] = {"ours_over_floor": ratio(o["wall_ms"], f["wall_ms"]),
+                       # other load on the box only ever adds time: the
+                       # fastest runs show the intrinsic cost best
+                       "ours_over_floor_min": ratio(o["wall_min_ms"], f["wall_min_ms"]),
                        "ours_over_floor_cpu": ratio(o["cpu_ms"], f["cpu_ms"]),
                        "ss_over_ours": ratio(s["wall_ms"], o["wall_ms"]),
                        "proc_over_ours": ratio(p["wall_ms"], o["wall_ms"]),
@@ -276,8 +279,9 @@ def main():
         if tc:
             r["ratios"]["tcpconns_over_ours"] = ratio(tc["wall_ms"], o["wall_ms"])
         cell = lambda x: "%.1f / %.1f" % (x["wall_ms"], x["cpu_ms"]) if x else "-"
-        print("| %s | %s | %s | %.2f | %s | %s | %.2f | %s | %.2f | %s | %s | %.1f |" % (
-            n, cell(o), cell(f), r["ratios"]["ours_over_floor"], cell(k), cell(s),
+        print("| %s | %s | %s | %.2f | %.2f | %s | %s | %.2f | %s | %.2f | %s | %s | %.1f |" % (
+            n, cell(o), cell(f), r["ratios"]["ours_over_floor"],
+            r["ratios"]["ours_over_floor_min"], cell(k), cell(s),
             r["ratios"]["ss_over_ours"], cell(p), r["ratios"]["proc_over_ours"], cell(fb),
             cell(tc), o["peak_rss_mb"]))
     print("\nPeak RSS MB: " + ", ".join(
@@ -298,7 +302,8 @@ def main():
     if big:
         rt = big["ratios"]
         checks = [("ours <= 1.2x the netlink floor", rt["ours_over_floor"] <= 1.2,
-                   "%.2fx" % rt["ours_over_floor"]),
+                   "%.2fx median, %.2fx fastest runs" % (rt["ours_over_floor"],
+                                                         rt["ours_over_floor_min"])),
                   ("ours <= 0.6x ss", rt["ss_over_ours"] >= 1 / 0.6,
                    "%.2fx" % (1 / rt["ss_over_ours"])),
                   ("/proc >= 3x ours", rt["proc_over_ours"] >= 3,
