@@ -4,21 +4,30 @@
  * gauge-<key> or derive-<key> (DERIVE, not COUNTER: the proxy's counters
  * reset when it restarts); a counter MTProxy prints as a float (tot_idle_time)
  * stays a gauge since DERIVE is an integer type. Text values are not values
- * in collectd: their changes become notifications. */
+ * in collectd: their changes become notifications. docs/metrics.md lists
+ * every identifier. */
+#include <math.h>
+
 #include "plugin.h"
 
-static void dispatch_one(const struct mm_instance *inst, const char *type, const char *type_instance,
-                         value_t value)
+static void dispatch_values(const struct mm_instance *inst, const char *type, const char *type_instance,
+                            value_t *values, size_t n)
 {
     value_list_t vl = VALUE_LIST_INIT;
-    vl.values = &value;
-    vl.values_len = 1;
+    vl.values = values;
+    vl.values_len = n;
     vl.time = NS_TO_CDTIME_T((uint64_t)inst->gathered_at_ns);
     sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
     sstrncpy(vl.plugin_instance, inst->cfg.name, sizeof(vl.plugin_instance));
     sstrncpy(vl.type, type, sizeof(vl.type));
     sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
     plugin_dispatch_values(&vl);
+}
+
+static void dispatch_one(const struct mm_instance *inst, const char *type, const char *type_instance,
+                         value_t value)
+{
+    dispatch_values(inst, type, type_instance, &value, 1);
 }
 
 /* The /stats keys and the health metrics share one scheme. */
@@ -69,6 +78,90 @@ static void dispatch_events(const struct mm_instance *inst)
                ev->old_config_md5, ev->new_config_md5);
 }
 
+/* Process metrics use the types of collectd's processes plugin, the role
+ * (master, workers, all) as type instance: mtproxy-<instance>/ps_rss-master,
+ * .../contextswitch-all_voluntary (docs/process-metrics.md). created_at is
+ * not a value here: its change is the restart notification.
+ * A type with two data sources is sent only when both values were read
+ * (io is unreadable without privileges, for example). */
+struct process_type {
+    const char *type;
+    const char *suffix; /* appended to the role in the type instance, or NULL */
+    const char *metrics[2];
+    int n;
+    bool derive;
+    double scale; /* seconds -> microseconds for ps_cputime */
+};
+
+static const struct process_type process_types[] = {
+    { "ps_cputime", NULL, { "cpu_time_user", "cpu_time_system" }, 2, true, 1e6 },
+    { "ps_count", NULL, { "processes", "num_threads" }, 2, false, 1 },
+    { "ps_rss", NULL, { "memory_rss" }, 1, false, 1 },
+    { "ps_vm", NULL, { "memory_vms" }, 1, false, 1 },
+    { "ps_data", NULL, { "memory_data" }, 1, false, 1 },
+    { "file_handles", NULL, { "num_fds" }, 1, false, 1 },
+    { "file_handles", "limit_soft", { "fd_limit_soft" }, 1, false, 1 },
+    { "file_handles", "limit_hard", { "fd_limit_hard" }, 1, false, 1 },
+    { "percent", "fd_usage", { "fd_usage_percent" }, 1, false, 1 },
+    { "io_octets", NULL, { "read_bytes", "write_bytes" }, 2, true, 1 },
+    { "io_ops", NULL, { "read_count", "write_count" }, 2, true, 1 },
+    { "ps_pagefaults", NULL, { "minor_faults", "major_faults" }, 2, true, 1 },
+    { "contextswitch", "voluntary", { "voluntary_context_switches" }, 1, true, 1 },
+    { "contextswitch", "involuntary", { "involuntary_context_switches" }, 1, true, 1 },
+    { "uptime", NULL, { "uptime_seconds" }, 1, false, 1 },
+    { "derive", "restarts", { "restarts" }, 1, true, 1 },
+};
+
+static const struct mm_metric *find_process_metric(const struct mm_snapshot *snap, const char *role,
+                                                   const char *name)
+{
+    for (size_t i = 0; i < snap->count; i++) {
+        const struct mm_metric *m = &snap->items[i];
+        if (m->group != MM_GROUP_PROCESS || strcmp(m->name, name) != 0)
+            continue;
+        const char *r = mm_metric_label(m, "role");
+        if (r && strcmp(r, role) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static void dispatch_process(const struct mm_instance *inst)
+{
+    static const char *const roles[] = { "master", "workers", "all" };
+    for (size_t r = 0; r < STATIC_ARRAY_SIZE(roles); r++) {
+        for (size_t t = 0; t < STATIC_ARRAY_SIZE(process_types); t++) {
+            const struct process_type *pt = &process_types[t];
+            value_t values[2];
+            int found = 0;
+            for (int k = 0; k < pt->n; k++) {
+                const struct mm_metric *m = find_process_metric(&inst->snap, roles[r], pt->metrics[k]);
+                if (!m)
+                    break;
+                double v = mm_metric_as_double(m) * pt->scale;
+                if (pt->derive)
+                    values[k].derive = (derive_t)v;
+                else
+                    values[k].gauge = (gauge_t)v;
+                found++;
+            }
+            /* ps_count without threads (no process found) still says processes 0 */
+            if (found == 1 && pt->n == 2 && !pt->derive) {
+                values[1].gauge = NAN;
+                found = 2;
+            }
+            if (found != pt->n)
+                continue;
+            char type_instance[DATA_MAX_NAME_LEN];
+            if (pt->suffix)
+                ssnprintf(type_instance, sizeof(type_instance), "%s_%s", roles[r], pt->suffix);
+            else
+                sstrncpy(type_instance, roles[r], sizeof(type_instance));
+            dispatch_values(inst, pt->type, type_instance, values, (size_t)pt->n);
+        }
+    }
+}
+
 void plugin_dispatch_snapshot(struct mm_instance *inst)
 {
     for (size_t i = 0; i < inst->snap.count; i++) {
@@ -82,5 +175,6 @@ void plugin_dispatch_snapshot(struct mm_instance *inst)
             break;
         }
     }
+    dispatch_process(inst);
     dispatch_events(inst);
 }

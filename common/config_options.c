@@ -2,6 +2,7 @@
 #include "config_options.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,47 @@ static int set_password(struct mm_instance_config *c, const struct mm_option_val
     return store_string(&c->password, v, err, n);
 }
 
+static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    return store_string(&c->process.pidfile, v, err, n);
+}
+
+static int set_process_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    if (!*text || strlen(text) > 15) {
+        snprintf(err, n, "expects a process name of 1 to 15 characters (as in /proc/PID/comm)");
+        return -1;
+    }
+    return store_string(&c->process.process_match_name, v, err, n);
+}
+
+static int set_process_match(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    regex_t re;
+    int rc = regcomp(&re, text, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, &re, why, sizeof(why));
+        snprintf(err, n, "not a valid extended regular expression: %s", why);
+        return -1;
+    }
+    regfree(&re);
+    return store_string(&c->process.process_match_regex, v, err, n);
+}
+
+static int set_collect_process(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                               size_t n)
+{
+    return value_bool(v, &c->collect_process, err, n);
+}
+
 static const struct mm_option options[] = {
     { "URL", "url", MM_OPT_STRING, false, MM_HTTP_DEFAULT_URL, "the proxy's stats page (http or https)", 0, 0,
       set_url },
@@ -164,6 +206,15 @@ static const struct mm_option options[] = {
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
     { "Password", "password", MM_OPT_STRING, false, "none", "HTTP basic-auth password (never logged)", 0, 0,
       set_password },
+    { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
+      "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
+    { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
+      "file with the master's PID, used when the stats page gives none", 0, 0, set_pidfile },
+    { "ProcessName", "process-name", MM_OPT_STRING, false, "mtproto-proxy",
+      "process name (/proc/PID/comm) that finds the master without a PID", 0, 0, set_process_name },
+    { "ProcessMatch", "process-match", MM_OPT_STRING, false, "none",
+      "extended regex on the command line that finds the master (with ProcessName both must match)", 0, 0,
+      set_process_match },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

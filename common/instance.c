@@ -15,6 +15,7 @@ void mm_instance_config_defaults(struct mm_instance_config *cfg)
     cfg->max_body_bytes = MM_HTTP_DEFAULT_MAX_BODY;
     cfg->verify_peer = true;
     cfg->verify_host = true;
+    cfg->collect_process = true;
 }
 
 void mm_instance_config_free(struct mm_instance_config *cfg)
@@ -24,6 +25,7 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->ca_cert);
     free(cfg->user);
     free(cfg->password);
+    mm_process_config_free(&cfg->process);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -78,11 +80,18 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     mm_http_init(&inst->http);
     mm_snapshot_init(&inst->snap);
     inst->last_up = -1;
+    if (inst->cfg.collect_process) {
+        if (mm_process_state_init(&inst->process, &inst->cfg.process, &inst->log) != 0)
+            return -1;
+        inst->process_ready = true;
+    }
     return 0;
 }
 
 void mm_instance_free(struct mm_instance *inst)
 {
+    if (inst->process_ready)
+        mm_process_state_free(&inst->process);
     mm_http_free(&inst->http);
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
@@ -215,4 +224,9 @@ void mm_instance_gather(struct mm_instance *inst)
     mm_snapshot_add_double(&inst->snap, MM_GROUP_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
     mm_snapshot_add_int(&inst->snap, MM_GROUP_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
     detect_events(inst, up);
+
+    /* Independent of the stats page: a proxy whose page is down may still
+     * run (and cost the host); its pid, when the page gave one, is a hint. */
+    if (inst->process_ready)
+        mm_process_gather(&inst->process, up ? stats_int(&inst->snap, "pid", 0) : 0, &inst->snap, &inst->log);
 }

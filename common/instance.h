@@ -15,6 +15,7 @@
 #include "http_fetch.h"
 #include "log.h"
 #include "metric.h"
+#include "process.h"
 
 #define MM_DEFAULT_INSTANCE "main"
 #define MM_TEXT_STATE_MAX 160
@@ -31,6 +32,8 @@ struct mm_instance_config {
     char *ca_cert;
     char *user;
     char *password;
+    struct mm_process_config process; /* finding the proxy's processes */
+    bool collect_process;             /* CollectProcess / --collect-process */
 };
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg);
@@ -59,6 +62,9 @@ struct mm_instance {
     struct mm_snapshot snap;
     struct mm_events events;
     int64_t gathered_at_ns; /* wall clock at the start of the last gather */
+
+    struct mm_process_state process;
+    bool process_ready; /* process state initialised */
 
     /* kept between gathers */
     struct mm_error_latch stats_latch;
