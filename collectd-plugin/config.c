@@ -109,18 +109,11 @@ static int apply_block(const char *inst, const oconfig_item_t *block, struct plu
     return 0;
 }
 
-static int copy_string(char **dst, const char *src)
-{
-    return src ? mm_config_set_string(dst, src) : 0;
-}
-
 /* A deep copy of the <Plugin>-level defaults for one instance. */
 static int copy_defaults(const struct plugin_instance_config *from, struct plugin_instance_config *to)
 {
-    *to = *from;
-    to->core.name = to->core.url = to->core.ca_cert = to->core.user = to->core.password = NULL;
-    return copy_string(&to->core.url, from->core.url) | copy_string(&to->core.ca_cert, from->core.ca_cert) |
-           copy_string(&to->core.user, from->core.user) | copy_string(&to->core.password, from->core.password);
+    to->interval = from->interval;
+    return mm_instance_config_copy(&to->core, &from->core);
 }
 
 static int valid_instance_name(const char *name)

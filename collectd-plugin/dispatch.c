@@ -6,6 +6,7 @@
  * stays a gauge since DERIVE is an integer type. Text values are not values
  * in collectd: their changes become notifications. docs/metrics.md lists
  * every identifier. */
+#include <ctype.h>
 #include <math.h>
 
 #include "plugin.h"
@@ -162,6 +163,52 @@ static void dispatch_process(const struct mm_instance *inst)
     }
 }
 
+/* Connections per side, tcpconns-style: tcp_connections-client-ESTABLISHED;
+ * the per-IP figures as gauge-<side>-unique_ips ..., the byte sums of the
+ * open sockets as bytes-<side>-received/acked (docs/sockets.md). */
+static void dispatch_connection(const struct mm_instance *inst, const struct mm_metric *m)
+{
+    const char *side = mm_metric_label(m, "side");
+    if (!side)
+        return;
+    char type_instance[DATA_MAX_NAME_LEN];
+    value_t v = { .gauge = (gauge_t)mm_metric_as_double(m) };
+    if (strncmp(m->name, "bytes_", 6) == 0) {
+        ssnprintf(type_instance, sizeof(type_instance), "%s-%s", side, m->name + 6);
+        dispatch_one(inst, "bytes", type_instance, v);
+    } else if (strcmp(m->name, "unique_ips") == 0 || strcmp(m->name, "max_per_ip") == 0 ||
+               strcmp(m->name, "ips_over_limit") == 0) {
+        ssnprintf(type_instance, sizeof(type_instance), "%s-%s", side, m->name);
+        dispatch_one(inst, "gauge", type_instance, v);
+    } else {
+        /* a TCP state: upper case as tcpconns writes it */
+        char state[DATA_MAX_NAME_LEN];
+        size_t i = 0;
+        for (; m->name[i] && i < sizeof(state) - 1; i++)
+            state[i] = (char)toupper((unsigned char)m->name[i]);
+        state[i] = '\0';
+        ssnprintf(type_instance, sizeof(type_instance), "%s-%s", side, state);
+        dispatch_one(inst, "tcp_connections", type_instance, v);
+    }
+}
+
+/* Per country: tcp_connections-country-DE, gauge-country-DE-unique_ips. */
+static void dispatch_country(const struct mm_instance *inst, const struct mm_metric *m)
+{
+    const char *country = mm_metric_label(m, "country");
+    if (!country)
+        return;
+    char type_instance[DATA_MAX_NAME_LEN];
+    value_t v = { .gauge = (gauge_t)mm_metric_as_double(m) };
+    if (strcmp(m->name, "connections") == 0) {
+        ssnprintf(type_instance, sizeof(type_instance), "country-%s", country);
+        dispatch_one(inst, "tcp_connections", type_instance, v);
+    } else {
+        ssnprintf(type_instance, sizeof(type_instance), "country-%s-%s", country, m->name);
+        dispatch_one(inst, "gauge", type_instance, v);
+    }
+}
+
 void plugin_dispatch_snapshot(struct mm_instance *inst)
 {
     for (size_t i = 0; i < inst->snap.count; i++) {
@@ -170,6 +217,12 @@ void plugin_dispatch_snapshot(struct mm_instance *inst)
         case MM_GROUP_STATS:
         case MM_GROUP_HEALTH:
             dispatch_plain(inst, m);
+            break;
+        case MM_GROUP_CONNECTIONS:
+            dispatch_connection(inst, m);
+            break;
+        case MM_GROUP_COUNTRY:
+            dispatch_country(inst, m);
             break;
         default:
             break;

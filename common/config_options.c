@@ -186,6 +186,56 @@ static int set_collect_process(struct mm_instance_config *c, const struct mm_opt
     return value_bool(v, &c->collect_process, err, n);
 }
 
+/* The sockets module parses its own values from text; a collectd number
+ * (ClientPort 443) is handed over as text. */
+static int value_as_text(const struct mm_option_value *v, char *buf, size_t len, const char **out)
+{
+    if (v->kind == MM_VALUE_TEXT) {
+        *out = v->text;
+        return 0;
+    }
+    if (v->kind == MM_VALUE_NUMBER && v->number == floor(v->number) && fabs(v->number) < 1e15) {
+        snprintf(buf, len, "%.0f", v->number);
+        *out = buf;
+        return 0;
+    }
+    return -1;
+}
+
+#define SOCKETS_SETTER(fn_name, parser)                                                                 \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        char buf[32];                                                                                   \
+        const char *text;                                                                               \
+        if (value_as_text(v, buf, sizeof(buf), &text) != 0) {                                           \
+            snprintf(err, n, "expects a number or a string");                                           \
+            return -1;                                                                                  \
+        }                                                                                               \
+        return parser(&c->sockets, text, err, n);                                                       \
+    }
+
+SOCKETS_SETTER(set_client_port, mm_sockets_config_add_client_port)
+SOCKETS_SETTER(set_upstream_port, mm_sockets_config_set_upstream_port)
+SOCKETS_SETTER(set_ips_over, mm_sockets_config_set_ips_over)
+SOCKETS_SETTER(set_max_countries, mm_sockets_config_set_max_countries)
+SOCKETS_SETTER(set_ignore_network, mm_sockets_config_add_ignore)
+SOCKETS_SETTER(set_geoip, mm_sockets_config_set_geoip_path)
+
+static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    bool b;
+    if (value_bool(v, &b, err, n) != 0)
+        return -1;
+    c->sockets.include_local = b;
+    return 0;
+}
+
+static int set_collect_sockets(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                               size_t n)
+{
+    return value_bool(v, &c->collect_sockets, err, n);
+}
+
 static const struct mm_option options[] = {
     { "URL", "url", MM_OPT_STRING, false, MM_HTTP_DEFAULT_URL, "the proxy's stats page (http or https)", 0, 0,
       set_url },
@@ -215,6 +265,22 @@ static const struct mm_option options[] = {
     { "ProcessMatch", "process-match", MM_OPT_STRING, false, "none",
       "extended regex on the command line that finds the master (with ProcessName both must match)", 0, 0,
       set_process_match },
+    { "CollectSockets", "collect-sockets", MM_OPT_BOOL, false, "true",
+      "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
+    { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
+      "a port clients connect to", 1, 65535, set_client_port },
+    { "UpstreamPort", "upstream-port", MM_OPT_INT, false, "8888",
+      "remote port of the upstream (Telegram middle-proxy) connections; 0 = off", 0, 65535, set_upstream_port },
+    { "IPsOver", "ips-over", MM_OPT_INT, false, "16",
+      "ips_over_limit counts client IPs holding more connections than this", 0, 1000000, set_ips_over },
+    { "IncludeLocal", "include-local", MM_OPT_BOOL, false, "false",
+      "count loopback, private and link-local clients in distinct IPs and countries", 0, 0, set_include_local },
+    { "IgnoreNetwork", "ignore-network", MM_OPT_STRING, true, "none",
+      "a client network (CIDR, IPv4 or IPv6) left out of distinct IPs and countries", 0, 0, set_ignore_network },
+    { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
+      "MaxMind DB file for connections per country", 0, 0, set_geoip },
+    { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
+      "countries reported per gather, the rest summed as other; 0 = no countries", 0, 512, set_max_countries },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

@@ -16,6 +16,8 @@ void mm_instance_config_defaults(struct mm_instance_config *cfg)
     cfg->verify_peer = true;
     cfg->verify_host = true;
     cfg->collect_process = true;
+    cfg->collect_sockets = true;
+    mm_sockets_config_init(&cfg->sockets);
 }
 
 void mm_instance_config_free(struct mm_instance_config *cfg)
@@ -26,7 +28,37 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->user);
     free(cfg->password);
     mm_process_config_free(&cfg->process);
+    mm_sockets_config_free(&cfg->sockets);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+static int copy_string(char **dst, const char *src)
+{
+    *dst = NULL;
+    return src ? mm_config_set_string(dst, src) : 0;
+}
+
+int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src)
+{
+    *dst = *src;
+    int rc = copy_string(&dst->name, src->name) | copy_string(&dst->url, src->url) |
+             copy_string(&dst->ca_cert, src->ca_cert) | copy_string(&dst->user, src->user) |
+             copy_string(&dst->password, src->password) |
+             copy_string(&dst->process.pidfile, src->process.pidfile) |
+             copy_string(&dst->process.process_match_name, src->process.process_match_name) |
+             copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
+             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path);
+    dst->sockets.ignore = NULL;
+    if (src->sockets.n_ignore) {
+        dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
+        if (dst->sockets.ignore)
+            memcpy(dst->sockets.ignore, src->sockets.ignore, src->sockets.n_ignore * sizeof(*src->sockets.ignore));
+        else
+            rc = -1;
+    }
+    if (!dst->sockets.ignore)
+        dst->sockets.n_ignore = 0;
+    return rc ? -1 : 0;
 }
 
 int mm_config_set_string(char **dst, const char *value)
@@ -65,6 +97,31 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
     return 0;
 }
 
+/* The port of an http(s) URL (80/443 when none is written). */
+static int url_port(const char *url)
+{
+    const char *p = strstr(url, "://");
+    int https = p && p - url == 5;
+    p = p ? p + 3 : url;
+    size_t host_len = strcspn(p, "/?#");
+    const char *at = memrchr(p, '@', host_len);
+    if (at) {
+        host_len -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *colon = NULL;
+    if (*p == '[') { /* [v6]:port */
+        const char *close = memchr(p, ']', host_len);
+        colon = close && close + 1 < p + host_len && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memrchr(p, ':', host_len);
+    }
+    if (!colon)
+        return https ? 443 : 80;
+    int port = atoi(colon + 1);
+    return port > 0 && port < 65536 ? port : 0;
+}
+
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log)
 {
@@ -85,6 +142,12 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         inst->process_ready = true;
     }
+    if (inst->cfg.collect_sockets) {
+        if (mm_sockets_state_init(&inst->sockets) != 0)
+            return -1;
+        inst->sockets_ready = true;
+    }
+    inst->stats_port = url_port(inst->cfg.url);
     return 0;
 }
 
@@ -92,6 +155,8 @@ void mm_instance_free(struct mm_instance *inst)
 {
     if (inst->process_ready)
         mm_process_state_free(&inst->process);
+    if (inst->sockets_ready)
+        mm_sockets_state_free(&inst->sockets);
     mm_http_free(&inst->http);
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
@@ -229,4 +294,13 @@ void mm_instance_gather(struct mm_instance *inst)
      * run (and cost the host); its pid, when the page gave one, is a hint. */
     if (inst->process_ready)
         mm_process_gather(&inst->process, up ? stats_int(&inst->snap, "pid", 0) : 0, &inst->snap, &inst->log);
+
+    /* The socket table, filtered in the kernel to the proxy's ports; the
+     * ports it listens on come from the processes just found. */
+    if (inst->sockets_ready) {
+        int pids[256];
+        size_t n_pids = inst->process_ready ? mm_process_pids(&inst->process, pids, 256) : 0;
+        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, pids, n_pids, inst->stats_port, &inst->snap,
+                          &inst->log);
+    }
 }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metric.h"
 #include "process.h"
+#include "sockets.h"
 
 #define MM_DEFAULT_INSTANCE "main"
 #define MM_TEXT_STATE_MAX 160
@@ -34,10 +35,15 @@ struct mm_instance_config {
     char *password;
     struct mm_process_config process; /* finding the proxy's processes */
     bool collect_process;             /* CollectProcess / --collect-process */
+    struct mm_sockets_config sockets; /* the kernel's socket table */
+    bool collect_sockets;             /* CollectSockets / --collect-sockets */
 };
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg);
 void mm_instance_config_free(struct mm_instance_config *cfg);
+/* A deep copy (dst is overwritten, not freed); -1 when out of memory, and
+ * dst is then safe to free. */
+int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src);
 /* Replaces *dst with a copy of value; -1 when out of memory. */
 int mm_config_set_string(char **dst, const char *value);
 /* Checks the whole configuration; -1 with the reason (naming the option) in err. */
@@ -65,6 +71,9 @@ struct mm_instance {
 
     struct mm_process_state process;
     bool process_ready; /* process state initialised */
+    struct mm_sockets_state sockets;
+    bool sockets_ready;
+    int stats_port; /* the URL's port, left out of discovered client ports */
 
     /* kept between gathers */
     struct mm_error_latch stats_latch;
