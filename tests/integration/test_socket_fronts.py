@@ -130,6 +130,22 @@ class SocketMetrics(unittest.TestCase):
                 self.assertIsNotNone(cd.wait_for('mtproxy-main/bytes-client-received'))
                 self.assertIsNotNone(cd.wait_for('mtproxy-main/tcp_connections-upstream-ESTABLISHED'))
 
+    def test_plugin_level_defaults_shared_by_two_instances(self):
+        # list- and string-valued defaults are copied per instance, not shared (freed once each)
+        with Holder(GROUPS[:1]) as h, StatsServer(mode='refuse') as srv:
+            conf = ('URL "%s"\nTimeout "300ms"\nClientPort %d\nIgnoreNetwork "10.0.0.0/8"\n'
+                    'IgnoreNetwork "fc00::/7"\nPidFile "/nonexistent"\nGeoIPDatabase "%s"\nIncludeLocal true\n'
+                    '<Instance "a">\n</Instance>\n<Instance "b">\n  IgnoreNetwork "127.1.0.0/24"\n</Instance>\n'
+                    % (srv.url, h.port, self.mmdb))
+            cd = Collectd(conf).start()
+            try:
+                self.assertEqual(cd.wait_for('mtproxy-a/gauge-client-unique_ips')['value'], 10)
+                self.assertEqual(cd.wait_for('mtproxy-b/gauge-client-unique_ips')['value'], 0)
+            finally:
+                rc = cd.stop()
+            self.assertEqual(rc, 0, cd.final_log[-2000:])
+            self.assertNotIn('double free', cd.final_log)
+
 
 if __name__ == '__main__':
     unittest.main()
