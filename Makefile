@@ -74,7 +74,8 @@ deps:
 test: deps
 	$(MAKE) all unit tools
 	$(MAKE) CC=clang BUILD=$(BUILD)/clang all   # clang must build it warning-free too
-	/usr/bin/python3 tests/run_tests.py
+	$(MAKE) asan fuzz-replay   # issue 8: unit tests under ASan+UBSan below, fuzz corpora replayed
+	EXTRA_UNIT_BUILDS=$(BUILD)/asan /usr/bin/python3 tests/run_tests.py
 
 demo: deps
 	$(MAKE) all
@@ -86,3 +87,29 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- hardening (issue 8): make fuzz, make asan; `make test` replays the fuzz corpora and runs ----
+# the C unit tests built with ASan+UBSan (clang). tests/fuzz/run_fuzz.py explains the corpora.
+SAN_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 30
+FUZZ_OUT     ?= $(BUILD)/fuzz
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: asan fuzz fuzz-build fuzz-bins fuzz-replay
+asan:
+	$(MAKE) CC=clang BUILD=$(BUILD)/asan OPT="$(SAN_FLAGS)" unit tools
+
+fuzz-build:
+	$(MAKE) CC=clang BUILD=$(BUILD)/fuzz/lib FUZZ_OUT=$(FUZZ_OUT) OPT="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" fuzz-bins
+
+fuzz-bins: $(FUZZ_BIN)
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_LIB) $(EXECD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
+
+fuzz: deps fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py run
+
+fuzz-replay: fuzz-build
+	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py replay
+# ---- end of hardening ----------------------------------------------------------------------------

@@ -6,7 +6,9 @@ C unit tests are the programs build/tests/test_* (TAP: "ok N - name" /
 tests/integration/test_*.py, which drive the real collectd, a real influxd and
 build/mtproxy-telegraf. The last line is "N passed, N failed"; the exit code is
 non-zero when anything failed. ONLY=substring restricts the run to matching
-test programs/modules.
+test programs/modules. EXTRA_UNIT_BUILDS="build/asan ..." also runs the unit
+tests of those build directories (the ASan+UBSan build of `make test`), a
+sanitizer report counting as a failure.
 """
 import glob
 import os
@@ -20,18 +22,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 ONLY = os.environ.get("ONLY", "")
 UNIT_TIMEOUT = 300
+EXTRA_UNIT_BUILDS = os.environ.get("EXTRA_UNIT_BUILDS", "").split()
+SAN_ENV = dict(os.environ, ASAN_OPTIONS="halt_on_error=1:detect_leaks=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
 
 
-def run_unit_tests():
+def run_unit_tests(build=BUILD, prefix="", env=None):
     passed = failed = 0
-    for binary in sorted(glob.glob(os.path.join(BUILD, "tests", "test_*"))):
-        name = os.path.basename(binary)
+    for binary in sorted(glob.glob(os.path.join(build, "tests", "test_*"))):
+        name = prefix + os.path.basename(binary)
         if ONLY and ONLY not in name:
             continue
         started = time.monotonic()
         try:
             proc = subprocess.run([binary], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=UNIT_TIMEOUT, errors="replace")
+                                  timeout=UNIT_TIMEOUT, errors="replace", env=env)
             output, code = proc.stdout + proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as exc:
             output, code = (exc.stdout or b"").decode(errors="replace"), "timeout"
@@ -41,6 +46,9 @@ def run_unit_tests():
         failed += len(not_oks)
         if code != 0 and not not_oks:
             failed += 1  # crashed or timed out outside a TEST
+        if env is not None and re.search(r"Sanitizer|runtime error:", output) and code == 0:
+            code = "sanitizer report"
+            failed += 1
         status = "ok" if code == 0 and not not_oks else "FAILED (exit %s)" % code
         print("%-32s %3d passed %3d failed  %5.1fs  %s" % (name, len(oks), len(not_oks),
                                                          time.monotonic() - started, status))
@@ -75,6 +83,9 @@ def run_integration_tests():
 def main():
     os.chdir(ROOT)
     unit_passed, unit_failed = run_unit_tests()
+    for extra in EXTRA_UNIT_BUILDS:
+        p, f = run_unit_tests(os.path.abspath(extra), os.path.basename(extra.rstrip("/")) + "/", SAN_ENV)
+        unit_passed, unit_failed = unit_passed + p, unit_failed + f
     int_passed, int_failed, skipped = run_integration_tests()
     passed, failed = unit_passed + int_passed, unit_failed + int_failed
     print()
