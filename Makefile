@@ -113,3 +113,38 @@ fuzz: deps fuzz-build
 fuzz-replay: fuzz-build
 	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py replay
 # ---- end of hardening ----------------------------------------------------------------------------
+
+# ---- packages (issue 7): make deb / make rpm -> build/packages/ ----------------------------------
+# dpkg-buildpackage wants debian/ at the top of the source tree, and the top level of this project
+# is fixed: the sources are copied to build/deb/mtproxy-monitor-$(PKG_VERSION)/ with
+# packaging/debian as debian/.
+PKG_VERSION = 0.1.0
+PKG_SOURCES = Makefile README.md common collectd-plugin telegraf-execd packaging docs tests/unit tests/tools tests/fixtures
+.PHONY: deb rpm
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/mtproxy-monitor-$(PKG_VERSION) $(BUILD)/packages
+	tar cf - $(PKG_SOURCES) | tar xf - -C $(BUILD)/deb/mtproxy-monitor-$(PKG_VERSION)
+	cp -r packaging/debian $(BUILD)/deb/mtproxy-monitor-$(PKG_VERSION)/debian
+	cd $(BUILD)/deb/mtproxy-monitor-$(PKG_VERSION) && dpkg-buildpackage -us -uc -b
+	cp $(BUILD)/deb/*mtproxy_$(PKG_VERSION)_*.deb $(BUILD)/packages/
+	if command -v lintian >/dev/null; then lintian --fail-on error,warning --pedantic -I \
+	    $(BUILD)/deb/mtproxy-monitor_$(PKG_VERSION)_*.changes; fi
+	@ls -l $(BUILD)/packages/*.deb
+
+# rpmbuild from a source tarball of the same files. --nodeps: on Debian the BuildRequires are
+# Debian packages that rpm's own database does not know. debug_package is off because Debian's
+# rpm has no find-debuginfo, and its brp scripts (man page compression, strip) need bash but run
+# under dash there. On Fedora/EL build with plain `rpmbuild -ba` instead.
+rpm:
+	rm -rf $(BUILD)/rpm && mkdir -p $(BUILD)/rpm/SOURCES $(BUILD)/packages
+	tar czf $(BUILD)/rpm/SOURCES/mtproxy-monitor-$(PKG_VERSION).tar.gz \
+	    --transform 's,^,mtproxy-monitor-$(PKG_VERSION)/,' $(PKG_SOURCES)
+	rpmbuild -bb --nodeps --define '_topdir $(abspath $(BUILD)/rpm)' \
+	    --define 'debug_package %{nil}' \
+	    --define '__os_install_post bash /usr/lib/rpm/brp-compress; bash /usr/lib/rpm/brp-strip /usr/bin/strip' \
+	    packaging/rpm/mtproxy-monitor.spec
+	cp $(BUILD)/rpm/RPMS/*/*.rpm $(BUILD)/packages/
+	if command -v rpmlint >/dev/null; then rpmlint -r packaging/rpm/mtproxy-monitor.rpmlintrc \
+	    $(BUILD)/rpm/RPMS/*/*.rpm packaging/rpm/mtproxy-monitor.spec; fi
+	@ls -l $(BUILD)/packages/*.rpm
+# ---- end of packages -----------------------------------------------------------------------------
