@@ -186,40 +186,35 @@ static int set_collect_process(struct mm_instance_config *c, const struct mm_opt
     return value_bool(v, &c->collect_process, err, n);
 }
 
-/* The sockets module parses its own values from text; a collectd number
- * (ClientPort 443) is handed over as text. */
-static int value_as_text(const struct mm_option_value *v, char *buf, size_t len, const char **out)
-{
-    if (v->kind == MM_VALUE_TEXT) {
-        *out = v->text;
-        return 0;
-    }
-    if (v->kind == MM_VALUE_NUMBER && v->number == floor(v->number) && fabs(v->number) < 1e15) {
-        snprintf(buf, len, "%.0f", v->number);
-        *out = buf;
-        return 0;
-    }
-    return -1;
-}
-
-#define SOCKETS_SETTER(fn_name, parser)                                                                 \
+/* The sockets module parses its own values from text: numbers are checked
+ * here like every other whole-number option (same message in both fronts),
+ * then handed over as text. */
+#define SOCKETS_INT_SETTER(fn_name, parser, min, max)                                                   \
     static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
     {                                                                                                   \
-        char buf[32];                                                                                   \
-        const char *text;                                                                               \
-        if (value_as_text(v, buf, sizeof(buf), &text) != 0) {                                           \
-            snprintf(err, n, "expects a number or a string");                                           \
+        long number;                                                                                    \
+        char buf[24];                                                                                   \
+        if (value_long(v, min, max, &number, err, n) != 0)                                             \
             return -1;                                                                                  \
-        }                                                                                               \
+        snprintf(buf, sizeof(buf), "%ld", number);                                                      \
+        return parser(&c->sockets, buf, err, n);                                                        \
+    }
+
+#define SOCKETS_TEXT_SETTER(fn_name, parser)                                                            \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        const char *text;                                                                               \
+        if (value_text(v, &text, err, n) != 0)                                                          \
+            return -1;                                                                                  \
         return parser(&c->sockets, text, err, n);                                                       \
     }
 
-SOCKETS_SETTER(set_client_port, mm_sockets_config_add_client_port)
-SOCKETS_SETTER(set_upstream_port, mm_sockets_config_set_upstream_port)
-SOCKETS_SETTER(set_ips_over, mm_sockets_config_set_ips_over)
-SOCKETS_SETTER(set_max_countries, mm_sockets_config_set_max_countries)
-SOCKETS_SETTER(set_ignore_network, mm_sockets_config_add_ignore)
-SOCKETS_SETTER(set_geoip, mm_sockets_config_set_geoip_path)
+SOCKETS_INT_SETTER(set_client_port, mm_sockets_config_add_client_port, 1, 65535)
+SOCKETS_INT_SETTER(set_upstream_port, mm_sockets_config_set_upstream_port, 0, 65535)
+SOCKETS_INT_SETTER(set_ips_over, mm_sockets_config_set_ips_over, 0, 1000000)
+SOCKETS_INT_SETTER(set_max_countries, mm_sockets_config_set_max_countries, 0, 512)
+SOCKETS_TEXT_SETTER(set_ignore_network, mm_sockets_config_add_ignore)
+SOCKETS_TEXT_SETTER(set_geoip, mm_sockets_config_set_geoip_path)
 
 static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {

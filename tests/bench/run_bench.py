@@ -171,7 +171,12 @@ def bench_size(n, rounds, runs, tmp, db):
         n, time.time() - t0, holder.port, tcp_inuse()))
     p = str(holder.port)
     series = {k: Series() for k in ("ours", "floor", "kernel", "ss", "proc", "fallback",
-                                    "collectd_base", "collectd_tcpconns")}
+                                    "collectd_base", "collectd_tcpconns", "telegraf")}
+    # the whole mtproxy-telegraf binary, one --once gather of the sockets (the
+    # stats URL refuses at once), for its peak RSS against the 16 MB target
+    telegraf_cmd = [os.path.join(BUILD, "mtproxy-telegraf"), "--once", "--url", "http://127.0.0.1:1/stats",
+                    "--timeout", "100ms", "--collect-process=false", "--client-port", str(holder.port),
+                    "--include-local", "--geoip", db]
     have_collectd = os.path.exists("/usr/sbin/collectd") and \
         os.path.exists("/usr/lib/collectd/tcpconns.so")
     confs = collectd_confs(tmp, holder.port) if have_collectd else {}
@@ -210,6 +215,8 @@ def bench_size(n, rounds, runs, tmp, db):
                     ["/usr/sbin/collectd", "-T", "-C", confs["base"]], runs))
                 series["collectd_tcpconns"].add(*run_cmd(
                     ["/usr/sbin/collectd", "-T", "-C", confs["tcpconns"]], runs))
+            if r == 0 and os.access(telegraf_cmd[0], os.X_OK):
+                series["telegraf"].add(*run_cmd(telegraf_cmd, runs))
             if r == 0:
                 w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", p,
                                           "-g", db, "-l", "-m", "proc", "-k", "3", "-w", "1"])
@@ -284,6 +291,9 @@ def main():
             r["ratios"]["ours_over_floor_min"], cell(k), cell(s),
             r["ratios"]["ss_over_ours"], cell(p), r["ratios"]["proc_over_ours"], cell(fb),
             cell(tc), o["peak_rss_mb"]))
+    print("\nmtproxy-telegraf --once (whole binary, sockets + countries): " + ", ".join(
+        "N=%s %.1f ms wall, peak RSS %.1f MB" % (n, r["telegraf"]["wall_ms"], r["telegraf"]["peak_rss_mb"])
+        for n, r in results["sizes"].items() if r.get("telegraf")))
     print("\nPeak RSS MB: " + ", ".join(
         "N=%s ours %.1f floor %.1f ss %.1f /proc %.1f" % (
             n, r["ours"]["peak_rss_mb"], r["floor"]["peak_rss_mb"], r["ss"]["peak_rss_mb"],
@@ -308,6 +318,9 @@ def main():
                    "%.2fx" % (1 / rt["ss_over_ours"])),
                   ("/proc >= 3x ours", rt["proc_over_ours"] >= 3,
                    "%.2fx" % rt["proc_over_ours"])]
+        if big.get("telegraf"):
+            checks.append(("mtproxy-telegraf peak RSS < 16 MB", big["telegraf"]["peak_rss_mb"] < 16,
+                           "%.1f MB" % big["telegraf"]["peak_rss_mb"]))
         if "tcpconns_over_ours" in rt:
             checks.append(("ours cheaper than collectd tcpconns", rt["tcpconns_over_ours"] > 1,
                            "tcpconns %.2fx ours" % rt["tcpconns_over_ours"]))

@@ -111,6 +111,29 @@ class ProcessMetrics(unittest.TestCase):
         warnings = [l for l in ex.stderr_lines if l.startswith('W! ') and 'no MTProxy process' in l]
         self.assertEqual(len(warnings), 1, ex.stderr_lines)
 
+    @unittest.skipUnless(os.geteuid() == 0, 'needs root to start the collector as another user')
+    def test_unprivileged_collector_reports_what_it_can(self):
+        # the proxy runs as root, the collector as nobody: /proc/PID/io is closed to it
+        with StatsServer(mode='refuse') as srv, FakeProxy() as fake, Influxd() as influx:
+            os.chmod(fake.tmp, 0o755)
+            os.chmod(fake.pidfile, 0o644)
+            setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+            binary = os.path.join(ROOT_DIR, 'build', 'mtproxy-telegraf')
+            with Execd(['--url', srv.url, '--timeout', '300ms', '--pidfile', fake.pidfile,
+                        '--collect-sockets=false'], binary=binary, prefix=setpriv) as ex:
+                batches = [ex.tick() for _ in range(3)]
+                ex.close_stdin()
+            roles = process_lines(batches[-1])
+            self.assertEqual(roles['all']['processes'], 3)
+            self.assertGreater(roles['all']['memory_rss'], 0)
+            self.assertIn('cpu_time_user', roles['master'])
+            self.assertNotIn('read_bytes', roles['master'])  # io needs privileges
+            warnings = [l for l in ex.stderr_lines if l.startswith('W! ') and 'read_bytes' in l]
+            self.assertEqual(len(warnings), 1, ex.stderr_lines)
+            influx.create_db('u')
+            status, body = influx.write('u', '\n'.join(l for b in batches for l in b) + '\n')
+            self.assertEqual(status, 204, body)
+
     def test_bad_process_options(self):
         rc, out, err = run_once(['--process-match', '(unclosed'])
         self.assertEqual(rc, 2)

@@ -56,8 +56,9 @@ def children_of(pid):
 
 
 class Execd:
-    def __init__(self, args, binary=BINARY, signal='STDIN', fmt='influx'):
-        self.argv = [binary] + list(args)
+    def __init__(self, args, binary=BINARY, signal='STDIN', fmt='influx', prefix=()):
+        # prefix: a wrapper that execs the binary in place (e.g. setpriv to run as another user)
+        self.argv = list(prefix) + [binary] + list(args)
         if fmt != 'influx':
             self.argv += ['--format', fmt]
         self.signal = signal
