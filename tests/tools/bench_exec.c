@@ -15,18 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {
@@ -48,7 +37,7 @@ int main(int argc, char **argv)
     if (!wall || !cpu)
         return 1;
     for (int i = -warmup; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(CLOCK_MONOTONIC);
         pid_t pid = fork();
         if (pid < 0) {
             perror("bench_exec: fork");
@@ -67,7 +56,7 @@ int main(int argc, char **argv)
             perror("bench_exec: wait4");
             return 1;
         }
-        double t1 = now_ms();
+        double t1 = now_ms(CLOCK_MONOTONIC);
         if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) {
             fprintf(stderr, "bench_exec: %s did not run\n", argv[optind]);
             return 1;
@@ -80,14 +69,7 @@ int main(int argc, char **argv)
                 peak = ru.ru_maxrss;
         }
     }
-    printf("samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", wall[i]);
-    printf(" cpu_samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", cpu[i]);
-    qsort(wall, (size_t)runs, sizeof(double), cmp_double);
-    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
+    print_samples_and_sort(wall, cpu, runs);
     printf(" wall_median_ms=%.3f wall_min_ms=%.3f wall_max_ms=%.3f cpu_median_ms=%.3f "
            "peak_rss_kb=%ld\n",
            wall[runs / 2], wall[0], wall[runs - 1], cpu[runs / 2], peak);

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 static unsigned char buf[65536];
 
 static long dump(int family, int port, int all, int info, int compat)
@@ -101,33 +103,6 @@ static long dump(int family, int port, int all, int info, int compat)
     }
 }
 
-static double now_ms(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* VmHWM: the peak of this program's own memory. ru_maxrss is not: Linux
- * carries it across execve, so it would include a big parent's copy. */
-static long peak_rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -171,15 +146,8 @@ int main(int argc, char **argv)
             cpu[i] = c1 - c0;
         }
     }
-    printf("samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", wall[i]);
-    printf(" cpu_samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", cpu[i]);
+    print_samples_and_sort(wall, cpu, runs);
     printf(" ");
-    qsort(wall, (size_t)runs, sizeof(double), cmp_double);
-    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
     printf("wall_median_ms=%.3f wall_min_ms=%.3f wall_max_ms=%.3f cpu_median_ms=%.3f "
            "peak_rss_kb=%ld sockets=%ld\n",
            wall[runs / 2], wall[0], wall[runs - 1], cpu[runs / 2], peak_rss_kb(), n);

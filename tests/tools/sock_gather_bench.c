@@ -19,6 +19,8 @@
 #include "listen_ports.h"
 #include "sockets.h"
 
+#include "bench_util.h"
+
 static void log_stderr(void *ctx, enum mm_log_level level, const char *msg)
 {
     (void)ctx;
@@ -26,33 +28,6 @@ static void log_stderr(void *ctx, enum mm_log_level level, const char *msg)
             msg);
 }
 
-static double now_ms(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* VmHWM: the peak of this program's own memory. ru_maxrss is not: Linux
- * carries it across execve, so it would include a big parent's copy. */
-static long peak_rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static long long value(const struct mm_snapshot *s, enum mm_group g, const char *name,
                        const char *key, const char *label)
@@ -141,15 +116,8 @@ int main(int argc, char **argv)
             cpu[i] = c1 - c0;
         }
     }
-    printf("samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", wall[i]);
-    printf(" cpu_samples_ms=");
-    for (int i = 0; i < runs; i++)
-        printf("%s%.3f", i ? "," : "", cpu[i]);
+    print_samples_and_sort(wall, cpu, runs);
     printf(" ");
-    qsort(wall, (size_t)runs, sizeof(double), cmp_double);
-    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
     size_t countries = 0;
     for (size_t i = 0; i < snap.count; i++)
         countries += snap.items[i].group == MM_GROUP_COUNTRY;
