@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 FUZZ = os.path.join(BUILD, "fuzz")
 TARGETS = ["stats_parser", "line_protocol", "json_output", "sockdiag", "procfs", "procnet",
            "options", "netmask"]
