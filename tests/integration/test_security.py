@@ -1,0 +1,204 @@
+"""Security (issue 8): only http(s) URLs, credentials never in logs or output, redirects only when
+configured and only to http(s), TLS verification on by default with CACert / VerifyPeer as in
+collectd's apache plugin; both fronts."""
+import http.server
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
+from harness import FIXTURES_DIR, Collectd, StatsServer, collectd_check_config  # noqa: E402
+from execd import Execd, run_once as _run_once  # noqa: E402
+from lineproto import parse_line  # noqa: E402
+
+SECRET = 's3cr3t-Pa55'
+FIXTURE = os.path.join(FIXTURES_DIR, 'stats-idle-M1.txt')
+
+
+class Once:
+    def __init__(self, code, out, err):
+        self.returncode, self.stdout, self.stderr = code, '\n'.join(out), '\n'.join(err)
+
+    def __repr__(self):
+        return 'rc %s\nstdout: %s\nstderr: %s' % (self.returncode, self.stdout, self.stderr)
+
+
+def run_once(args, timeout=30):
+    return Once(*_run_once(args, timeout=timeout))
+
+
+def up_of(lines):
+    for l in lines:
+        if l.startswith('mtproxy,') and 'up=' in l:
+            return parse_line(l)[2]['up']
+    raise AssertionError('no up in %r' % lines)
+
+
+class TinyServer:
+    """A one-purpose HTTP(S) server on 127.0.0.1: /stats answers with the fixture, or a redirect to
+    `location` when given."""
+
+    def __init__(self, location=None, tls=None):
+        body = open(FIXTURE, 'rb').read()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if location:
+                    self.send_response(302)
+                    self.send_header('Location', location)
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header('Content-Type', 'text/plain')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = 'https' if tls else 'http'
+        self.url = '%s://127.0.0.1:%d/stats' % (scheme, self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def block(url, extra=''):
+    return '<Instance "main">\n  URL "%s"\n  Timeout 0.5\n  CollectSockets false\n%s</Instance>\n' % (url, extra)
+
+
+class Schemes(unittest.TestCase):
+    BAD = ['file:///etc/passwd', 'ftp://127.0.0.1/stats', 'gopher://127.0.0.1:70/', 'dict://127.0.0.1:2628/d',
+           'ldap://127.0.0.1/', 'scp://127.0.0.1/x', 'FILE:///etc/passwd', '/etc/passwd']
+
+    def test_only_http_and_https_at_config_time(self):
+        for url in self.BAD:
+            with self.subTest(url=url):
+                r = run_once(['--url', url], timeout=10)
+                self.assertEqual(r.returncode, 2, r)
+                self.assertIn('url', r.stderr.lower())
+                self.assertEqual(r.stdout, '')
+                rc, log = collectd_check_config(block(url))
+                self.assertNotEqual(rc, 0, log)
+                self.assertIn('URL', log)
+
+
+class Credentials(unittest.TestCase):
+    def test_never_in_logs_or_output(self):
+        for mode in ('refuse', '404', 'garbage', 'hang'):
+            with self.subTest(mode=mode), StatsServer(mode=mode) as srv:
+                url = srv.url.replace('http://', 'http://admin:%s@' % SECRET)
+                ex = Execd(['--url', url, '--timeout', '300ms', '--user', 'u', '--password', SECRET,
+                            '--collect-sockets=false']).start()
+                try:
+                    ex.tick()
+                    ex.tick()
+                finally:
+                    ex.stop()
+                text = '\n'.join(ex.lines + ex.stderr_lines)
+                self.assertTrue(ex.stderr_lines)  # the failure is logged ...
+                self.assertNotIn(SECRET, text)    # ... without the secret
+                for fmt in ('json', 'text'):
+                    r = run_once(['--url', url, '--timeout', '300ms', '--password', SECRET,
+                                  '--format', fmt, '--collect-sockets=false'], timeout=10)
+                    self.assertNotIn(SECRET, r.stdout + r.stderr)
+                with Collectd(block(url, '  User "u"\n  Password "%s"\n' % SECRET), interval=0.5) as cd:
+                    cd.wait_for('mtproxy-main/gauge-up', timeout=10)
+                    log = cd.log_text()
+                self.assertIn('cannot read stats', log)
+                self.assertNotIn(SECRET, log)
+
+    def test_bad_credentials_config_error_does_not_echo_them(self):
+        r = run_once(['--url', 'http://admin:%s@127.0.0.1:1/stats' % SECRET, '--timeout', 'x'], timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+
+
+class Redirects(unittest.TestCase):
+    def test_not_followed_unless_configured_and_only_to_http(self):
+        with StatsServer(mode='ok') as target, TinyServer(location=target.url) as redir:
+            lines = run_once(['--url', redir.url, '--collect-sockets=false']).stdout.splitlines()
+            self.assertEqual(up_of(lines), 0)
+            lines = run_once(['--url', redir.url, '--follow-redirects', '--collect-sockets=false']).stdout
+            self.assertEqual(up_of(lines.splitlines()), 1)
+            with Collectd(block(redir.url)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 0)
+            with Collectd(block(redir.url, '  FollowRedirects true\n')) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 1)
+        for location in ('file:///etc/passwd', 'ftp://127.0.0.1:1/stats', 'gopher://127.0.0.1:1/'):
+            with self.subTest(location=location), TinyServer(location=location) as redir:
+                r = run_once(['--url', redir.url, '--follow-redirects', '--collect-sockets=false'])
+                self.assertEqual(up_of(r.stdout.splitlines()), 0)
+                self.assertNotIn('root:', r.stdout + r.stderr)
+
+
+class Tls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which('openssl'):
+            raise unittest.SkipTest('openssl missing')
+        cls.tmp = tempfile.mkdtemp(prefix='mtpm-tls-')
+        cls.cert = os.path.join(cls.tmp, 'cert.pem')
+        cls.key = os.path.join(cls.tmp, 'key.pem')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+                        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                        '-keyout', cls.key, '-out', cls.cert], check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_verification_on_by_default_cacert_and_verify_peer(self):
+        with TinyServer(tls=(self.cert, self.key)) as srv:
+            r = run_once(['--url', srv.url, '--collect-sockets=false'])
+            self.assertEqual(up_of(r.stdout.splitlines()), 0)
+            self.assertRegex(r.stderr, r'(?i)certificate')
+            r = run_once(['--url', srv.url, '--ca-cert', self.cert, '--collect-sockets=false'])
+            self.assertEqual(up_of(r.stdout.splitlines()), 1, r.stderr)
+            r = run_once(['--url', srv.url, '--verify-peer=false', '--collect-sockets=false'])
+            self.assertEqual(up_of(r.stdout.splitlines()), 1, r.stderr)
+            with Collectd(block(srv.url)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 0)
+                self.assertRegex(cd.log_text(), r'(?i)certificate')
+            with Collectd(block(srv.url, '  CACert "%s"\n' % self.cert)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 1)
+            with Collectd(block(srv.url, '  VerifyPeer false\n')) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 1)
+
+
+class Unprivileged(unittest.TestCase):
+    def test_runs_as_nobody(self):
+        if os.geteuid() != 0 or not shutil.which('setpriv'):
+            self.skipTest('needs root and setpriv')
+        with StatsServer(mode='ok') as srv:
+            ex = Execd(['--url', srv.url], prefix=['setpriv', '--reuid=65534', '--regid=65534',
+                                                   '--clear-groups']).start()
+            try:
+                b = ex.tick()
+                self.assertEqual(up_of(b), 1)
+                self.assertTrue([l for l in b if l.startswith('mtproxy_connections,')], b)
+            finally:
+                ex.stop()
+            self.assertEqual([l for l in ex.stderr_lines if l.startswith('E! ')], [])
+
+
+if __name__ == '__main__':
+    unittest.main()
