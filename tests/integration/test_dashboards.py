@@ -1,0 +1,196 @@
+"""The Grafana dashboards of packaging/grafana/ query only what the fronts really produce.
+
+One real run feeds both checks: a fake proxy process tree (tests/tools/fake_mtproxy, for the process
+panels), client connections from many 127.x addresses (tests/tools/conn_holder) and a test GeoIP
+database (for the country panels), and the stats server.
+- InfluxDB dashboard: two gathers of mtproxy-telegraf (driven as Telegraf's execd does) are written to
+  a real influxd with the host tag Telegraf adds; every InfluxQL query of the dashboard, with Grafana's
+  macros filled in, must be accepted by influxd and return values, and every field it names must be a
+  field of the measurement it reads.
+- Prometheus dashboard: the real collectd with write_prometheus; every collectd_mtproxy_* selector of
+  every PromQL expression must match a series of the scrape (name and label matchers).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT_DIR, Collectd, Influxd, StatsServer, free_port, wait_until  # noqa: E402
+from execd import Execd  # noqa: E402
+from lineproto import parse_line  # noqa: E402
+from test_process_fronts import FakeProxy  # noqa: E402
+from test_socket_fronts import GROUPS, MAPPING, MMDB, Holder  # noqa: E402
+
+GRAFANA = os.path.join(ROOT_DIR, 'packaging', 'grafana')
+INFLUX_DASH = os.path.join(GRAFANA, 'mtproxy-influxdb.json')
+PROM_DASH = os.path.join(GRAFANA, 'mtproxy-prometheus.json')
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)')
+SELECTOR = re.compile(r'(collectd_[a-z0-9_]+)\{([^}]*)\}')
+MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+FIELD_CALL = re.compile(r'\b(?:last|mean|max|min|sum|first)\("([^"]+)"\)')
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def targets(dash):
+    for p in dash['panels']:
+        for t in p.get('targets', []):
+            yield p, t
+
+
+def fill_influx_macros(q):
+    return (q.replace('$timeFilter', 'time > now() - 5m')
+             .replace('$__interval', '1s')
+             .replace('/^$instance$/', '/^.*$/')
+             .replace('/^$host$/', '/^.*$/'))
+
+
+class DashboardJson(unittest.TestCase):
+    def test_json_parses_and_is_complete(self):
+        for path, ds in ((INFLUX_DASH, 'influxdb'), (PROM_DASH, 'prometheus')):
+            dash = load(path)
+            self.assertTrue(dash['title'] and dash['uid'], path)
+            self.assertEqual(dash['__inputs'][0]['pluginId'], ds)
+            ids = [p['id'] for p in dash['panels']]
+            self.assertEqual(len(ids), len(set(ids)), path)
+            self.assertGreater(len(dash['panels']), 8, path)
+            for p in dash['panels']:
+                self.assertTrue(p.get('targets'), p['title'])
+                self.assertEqual(p['datasource']['type'], ds)
+            geo = [p for p in dash['panels'] if p['type'] == 'geomap']
+            self.assertEqual(len(geo), 1, path)
+            layer = geo[0]['options']['layers'][0]
+            self.assertEqual(layer['location']['mode'], 'lookup')
+            self.assertEqual(layer['location']['lookup'], 'country')
+            self.assertEqual(layer['config']['style']['size']['field'], 'connections')
+
+    def test_generator_matches_the_committed_json(self):
+        tmp = tempfile.mkdtemp(prefix='mtpm-dash-')
+        gen = os.path.join(GRAFANA, 'make_dashboards.py')
+        with open(gen) as f:
+            src = f.read()
+        copy = os.path.join(tmp, 'make_dashboards.py')
+        with open(copy, 'w') as f:
+            f.write(src)
+        subprocess.run(['/usr/bin/python3', copy], check=True)
+        for name in ('mtproxy-influxdb.json', 'mtproxy-prometheus.json'):
+            self.assertEqual(load(os.path.join(tmp, name)), load(os.path.join(GRAFANA, name)),
+                             name + ': run packaging/grafana/make_dashboards.py')
+
+
+class DashboardsAgainstRealRuns(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix='mtpm-dash-')
+        cls.mmdb = os.path.join(cls.tmp, 'test.mmdb')
+        subprocess.run(['/usr/bin/python3', MMDB, cls.mmdb] + MAPPING, check=True)
+
+    def test_influxdb_dashboard_queries(self):
+        dash = load(INFLUX_DASH)
+        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx:
+            args = ['--url', srv.url, '--pidfile', fake.pidfile, '--client-port', str(h.port),
+                    '--geoip', self.mmdb, '--include-local']
+            lines = []
+            with Execd(args) as ex:
+                lines += ex.tick()
+                time.sleep(1.1)
+                lines += ex.tick()
+            fields, tags = {}, {}
+            tagged = []
+            for line in lines:
+                m, t, f, _ = parse_line(line)
+                fields.setdefault(m, set()).update(f)
+                tags.setdefault(m, set()).update(t)
+                # Telegraf adds its host tag to every metric
+                tagged.append(line.replace(m + ',', m + ',host=testhost,', 1))
+            for m in ('mtproxy', 'mtproxy_process', 'mtproxy_connections', 'mtproxy_country'):
+                self.assertIn(m, fields, 'no %s lines in %r' % (m, lines[:3]))
+            influx.create_db('telegraf')
+            status, body = influx.write('telegraf', '\n'.join(tagged) + '\n')
+            self.assertEqual(status, 204, body)
+            checked = 0
+            for p, t in targets(dash):
+                q = t['query']
+                where = '%s / %s' % (p['title'], t['refId'])
+                meas = re.findall(r'FROM "([a-z_]+)"', q)
+                self.assertTrue(meas, where)
+                for m in meas:
+                    self.assertIn(m, fields, where)
+                    for f in FIELD_CALL.findall(q):
+                        self.assertIn(f, fields[m], '%s: no field %r in %s' % (where, f, m))
+                    names = re.findall(r'"(\w+)" (?:=~|=) ', q)
+                    for clause in re.findall(r'GROUP BY ([^)]*)', q):
+                        names += re.findall(r'"(\w+)"', clause)
+                    for name in names:
+                        self.assertIn(name, tags[m] | {'host'}, '%s: no tag %r in %s' % (where, name, m))
+                res = influx.query('telegraf', fill_influx_macros(q))
+                for r in res.get('results', []):
+                    self.assertNotIn('error', r, '%s: %s\n%s' % (where, r.get('error'), q))
+                values = [v for r in res.get('results', []) for s in r.get('series', [])
+                          for row in s.get('values', []) for v in row[1:] if v is not None]
+                self.assertTrue(values, '%s: no values from\n%s\n%r' % (where, q, res))
+                checked += 1
+            self.assertGreater(checked, 20)
+
+    def test_prometheus_dashboard_selectors(self):
+        dash = load(PROM_DASH)
+        port = free_port()
+        extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
+        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv:
+            conf = ('<Instance "main">\n  URL "%s"\n  PidFile "%s"\n  ClientPort %d\n  IncludeLocal true\n'
+                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.pidfile, h.port, self.mmdb))
+            with Collectd(conf, extra_conf=extra) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
+                cd.wait_for('mtproxy-main/derive-tot_forwarded_queries', timeout=10,
+                            pred=lambda v: v['value'] == v['value'])  # a second read: rates are there
+                got = {}
+
+                def ready():
+                    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
+                        got['text'] = r.read().decode()
+                    return 'type="country-BR"' in got['text'] and 'master_restarts' in got['text']
+                self.assertTrue(wait_until(ready, 10, 0.2), got.get('text', '')[-3000:])
+        series = []
+        for line in got['text'].splitlines():
+            m = SAMPLE.match(line)
+            if m:
+                series.append((m.group(1), dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))))
+        checked = 0
+        for p, t in targets(dash):
+            expr = t['expr']
+            sels = SELECTOR.findall(expr)
+            self.assertTrue(sels, '%s: no collectd_mtproxy selector in %s' % (p['title'], expr))
+            for name, matchers in sels:
+                wanted = []
+                for label, op, value in MATCHER.findall(matchers):
+                    value = value.replace('$instance', '.*')
+                    wanted.append((label, op, value))
+
+                def matches(s):
+                    if s[0] != name:
+                        return False
+                    for label, op, value in wanted:
+                        have = s[1].get(label, '')
+                        if op == '=' and have != value:
+                            return False
+                        if op == '=~' and not re.fullmatch(value, have):
+                            return False
+                    return True
+                self.assertTrue(any(matches(s) for s in series),
+                                '%s: %s{%s} matches no series of write_prometheus' % (p['title'], name, matchers))
+                checked += 1
+        self.assertGreater(checked, 20)
+
+
+if __name__ == '__main__':
+    unittest.main()
