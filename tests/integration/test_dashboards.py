@@ -30,6 +30,7 @@ from test_socket_fronts import GROUPS, MAPPING, MMDB, Holder  # noqa: E402
 
 GRAFANA = os.path.join(ROOT_DIR, 'packaging', 'grafana')
 INFLUX_DASH = os.path.join(GRAFANA, 'mtproxy-influxdb.json')
+ALERTING = os.path.join(ROOT_DIR, 'docs', 'alerting.md')
 PROM_DASH = os.path.join(GRAFANA, 'mtproxy-prometheus.json')
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)')
 SELECTOR = re.compile(r'(collectd_[a-z0-9_]+)\{([^}]*)\}')
@@ -40,6 +41,19 @@ FIELD_CALL = re.compile(r'\b(?:last|mean|max|min|sum|first)\("([^"]+)"\)')
 def load(path):
     with open(path) as f:
         return json.load(f)
+
+
+def doc_blocks(lang):
+    """The fenced ```lang blocks of docs/alerting.md."""
+    with open(ALERTING) as f:
+        return re.findall(r'^```%s\n(.*?)^```' % lang, f.read(), re.M | re.S)
+
+
+def alert_targets():
+    for i, q in enumerate(doc_blocks('sql')):
+        yield {'title': 'docs/alerting.md sql block %d' % (i + 1)}, {'refId': 'A', 'query': q.strip()}
+    for i, line in enumerate(re.findall(r'^\s*expr: (.*)$', ''.join(doc_blocks('yaml')), re.M)):
+        yield {'title': 'docs/alerting.md rule %d' % (i + 1)}, {'refId': 'A', 'expr': line.strip()}
 
 
 def targets(dash):
@@ -119,7 +133,9 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
             status, body = influx.write('telegraf', '\n'.join(tagged) + '\n')
             self.assertEqual(status, 204, body)
             checked = 0
-            for p, t in targets(dash):
+            alerts = [(p, t) for p, t in alert_targets() if 'query' in t]
+            self.assertEqual(len(alerts), 6)
+            for p, t in list(targets(dash)) + alerts:
                 q = t['query']
                 where = '%s / %s' % (p['title'], t['refId'])
                 meas = re.findall(r'FROM "([a-z_]+)"', q)
@@ -132,7 +148,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                     for clause in re.findall(r'GROUP BY ([^)]*)', q):
                         names += re.findall(r'"(\w+)"', clause)
                     for name in names:
-                        self.assertIn(name, tags[m] | {'host'}, '%s: no tag %r in %s' % (where, name, m))
+                        self.assertIn(name, tags[m] | fields[m] | {'host'}, '%s: no tag %r in %s' % (where, name, m))
                 res = influx.query('telegraf', fill_influx_macros(q))
                 for r in res.get('results', []):
                     self.assertNotIn('error', r, '%s: %s\n%s' % (where, r.get('error'), q))
@@ -166,7 +182,9 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
             if m:
                 series.append((m.group(1), dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))))
         checked = 0
-        for p, t in targets(dash):
+        alerts = [(p, t) for p, t in alert_targets() if 'expr' in t]
+        self.assertEqual(len(alerts), 6)
+        for p, t in list(targets(dash)) + alerts:
             expr = t['expr']
             sels = SELECTOR.findall(expr)
             self.assertTrue(sels, '%s: no collectd_mtproxy selector in %s' % (p['title'], expr))
@@ -190,6 +208,21 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                                 '%s: %s{%s} matches no series of write_prometheus' % (p['title'], name, matchers))
                 checked += 1
         self.assertGreater(checked, 20)
+
+
+class CollectdThresholds(unittest.TestCase):
+    def test_threshold_block_of_the_docs_starts_and_fires(self):
+        blocks = doc_blocks('collectd')
+        self.assertEqual(len(blocks), 1)
+        with StatsServer(mode='refuse') as srv:
+            conf = '<Instance "main">\n  URL "%s"\n  Timeout "300ms"\n</Instance>\n' % srv.url
+            with Collectd(conf, extra_conf=blocks[0]) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 0.0)
+                found = wait_until(lambda: 'below the failure threshold' in cd.log_text(), 10, 0.1)
+                log = cd.log_text()
+        self.assertTrue(found, log[-3000:])
+        self.assertRegex(log, r'mtproxy.*main.*gauge.*up.*below the failure threshold')
+        self.assertNotRegex(log, r'(?i)threshold.*(unknown|invalid|error)')
 
 
 if __name__ == '__main__':
