@@ -75,7 +75,9 @@ test: deps
 	$(MAKE) all unit tools
 	$(MAKE) CC=clang BUILD=$(BUILD)/clang all   # clang must build it warning-free too
 	$(MAKE) asan fuzz-replay   # issue 8: unit tests under ASan+UBSan below, fuzz corpora replayed
-	EXTRA_UNIT_BUILDS=$(BUILD)/asan /usr/bin/python3 tests/run_tests.py
+	EXTRA_UNIT_BUILDS=$(BUILD)/asan \
+	SANITIZED_INTEGRATION=$(BUILD)/asan:test_telegraf_influx,test_telegraf_modes,test_process_fronts,test_socket_fronts,test_security \
+	/usr/bin/python3 tests/run_tests.py
 
 demo: deps
 	$(MAKE) all
@@ -96,7 +98,7 @@ FUZZ_OUT     ?= $(BUILD)/fuzz
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
 .PHONY: asan fuzz fuzz-build fuzz-bins fuzz-replay
 asan:
-	$(MAKE) CC=clang BUILD=$(BUILD)/asan OPT="$(SAN_FLAGS)" unit tools
+	$(MAKE) CC=clang BUILD=$(BUILD)/asan OPT="$(SAN_FLAGS)" all unit tools
 
 fuzz-build:
 	$(MAKE) CC=clang BUILD=$(BUILD)/fuzz/lib FUZZ_OUT=$(FUZZ_OUT) OPT="$(SAN_FLAGS) -fsanitize=fuzzer-no-link" fuzz-bins

@@ -80,6 +80,42 @@ def run_integration_tests():
     return passed, failed, skipped
 
 
+# SANITIZED_INTEGRATION="DIR:module,module": those integration modules once
+# more with DIR/mtproxy-telegraf (the ASan+UBSan build): a sanitizer report
+# aborts the binary, a leak makes it exit non-zero, and the tests see either.
+SANITIZED_INTEGRATION = os.environ.get("SANITIZED_INTEGRATION", "")
+
+
+def run_sanitized_integration():
+    if not SANITIZED_INTEGRATION:
+        return 0, 0, 0
+    build_dir, _, modules = SANITIZED_INTEGRATION.partition(":")
+    binary = os.path.join(os.path.abspath(build_dir), "mtproxy-telegraf")
+    modules = [m for m in modules.split(",") if m and (not ONLY or ONLY in m)]
+    if not modules or not os.access(binary, os.X_OK):
+        return 0, 0, 0
+    env = dict(SAN_ENV, MTPM_TELEGRAF=binary,
+               PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "tests", "lib"), os.path.join(ROOT, "tests")]))
+    print("\nsanitized (%s): %s" % (binary, ", ".join(modules)))
+    sys.stdout.flush()
+    proc = subprocess.run([sys.executable, "-m", "unittest", "-v"] + modules, cwd=os.path.join(ROOT, "tests", "integration"),
+                          env=env, capture_output=True, text=True, errors="replace", timeout=1800)
+    out = proc.stdout + proc.stderr
+    ran = int((re.search(r"^Ran (\d+) test", out, re.M) or [0, 0])[1])
+    counts = {k: int(v) for k, v in re.findall(r"(failures|errors|skipped|unexpected successes)=(\d+)", out)}
+    failed = counts.get("failures", 0) + counts.get("errors", 0) + counts.get("unexpected successes", 0)
+    if proc.returncode != 0 and not failed:
+        failed = 1
+    skipped = counts.get("skipped", 0)
+    for line in out.splitlines():
+        if line.startswith(("FAIL:", "ERROR:")):
+            print("    " + line)
+    if failed:
+        print("\n".join("    " + l for l in out.splitlines()[-80:]))
+    print("sanitized: %d ran, %d failed, %d skipped" % (ran, failed, skipped))
+    return ran - failed - skipped, failed, skipped
+
+
 def main():
     os.chdir(ROOT)
     unit_passed, unit_failed = run_unit_tests()
@@ -87,6 +123,8 @@ def main():
         p, f = run_unit_tests(os.path.abspath(extra), os.path.basename(extra.rstrip("/")) + "/", SAN_ENV)
         unit_passed, unit_failed = unit_passed + p, unit_failed + f
     int_passed, int_failed, skipped = run_integration_tests()
+    san_passed, san_failed, san_skipped = run_sanitized_integration()
+    int_passed, int_failed, skipped = int_passed + san_passed, int_failed + san_failed, skipped + san_skipped
     passed, failed = unit_passed + int_passed, unit_failed + int_failed
     print()
     print("unit: %d passed, %d failed; integration: %d passed, %d failed, %d skipped"

@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 from harness import ROOT_DIR, Collectd, Influxd, StatsServer, wait_until  # noqa: E402
-from execd import Execd, run_once  # noqa: E402
+from execd import BINARY, Execd, run_once  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
 FAKE = os.path.join(ROOT_DIR, 'build', 'tools', 'fake_mtproxy')
@@ -118,9 +118,8 @@ class ProcessMetrics(unittest.TestCase):
             os.chmod(fake.tmp, 0o755)
             os.chmod(fake.pidfile, 0o644)
             setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
-            binary = os.path.join(ROOT_DIR, 'build', 'mtproxy-telegraf')
             with Execd(['--url', srv.url, '--timeout', '300ms', '--pidfile', fake.pidfile,
-                        '--collect-sockets=false'], binary=binary, prefix=setpriv) as ex:
+                        '--collect-sockets=false'], binary=BINARY, prefix=setpriv) as ex:
                 batches = [ex.tick() for _ in range(3)]
                 ex.close_stdin()
             roles = process_lines(batches[-1])

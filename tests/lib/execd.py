@@ -19,7 +19,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.path.join(ROOT, 'build', 'mtproxy-telegraf')
+# MTPM_TELEGRAF: another build of the binary (make test runs some modules again with the ASan one)
+BINARY = os.environ.get('MTPM_TELEGRAF') or os.path.join(ROOT, 'build', 'mtproxy-telegraf')
 
 
 SIGNALS = {'SIGHUP': signal.SIGHUP, 'SIGUSR1': signal.SIGUSR1, 'SIGUSR2': signal.SIGUSR2}
