@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -98,9 +99,14 @@ def run_sanitized_integration():
                PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "tests", "lib"), os.path.join(ROOT, "tests")]))
     print("\nsanitized (%s): %s" % (binary, ", ".join(modules)))
     sys.stdout.flush()
-    proc = subprocess.run([sys.executable, "-m", "unittest", "-v"] + modules, cwd=os.path.join(ROOT, "tests", "integration"),
-                          env=env, capture_output=True, text=True, errors="replace", timeout=1800)
-    out = proc.stdout + proc.stderr
+    # Output to a file, not a pipe: a helper process a test leaves behind for
+    # a moment would hold a pipe open and keep us waiting for its EOF.
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as log:
+        proc = subprocess.run([sys.executable, "-m", "unittest", "-v"] + modules,
+                              cwd=os.path.join(ROOT, "tests", "integration"), env=env, stdin=subprocess.DEVNULL,
+                              stdout=log, stderr=subprocess.STDOUT, timeout=1800)
+        log.seek(0)
+        out = log.read()
     ran = int((re.search(r"^Ran (\d+) test", out, re.M) or [0, 0])[1])
     counts = {k: int(v) for k, v in re.findall(r"(failures|errors|skipped|unexpected successes)=(\d+)", out)}
     failed = counts.get("failures", 0) + counts.get("errors", 0) + counts.get("unexpected successes", 0)

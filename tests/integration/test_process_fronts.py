@@ -1,4 +1,5 @@
 """Process metrics of a real process tree (tests/tools/fake_mtproxy) through collectd and influxd."""
+import atexit
 import json
 import os
 import signal
@@ -27,9 +28,17 @@ class FakeProxy:
                      '-n', self.name]
 
     def start(self):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        # stderr to /dev/null: a fake must not hold the test runner's pipes
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        atexit.register(self.kill)
         self.info = json.loads(self.proc.stdout.readline())
         return self
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -87,7 +96,7 @@ class ProcessMetrics(unittest.TestCase):
                 # a new proxy with new pids behind the same pidfile: a restart, followed without restarting us
                 fake2 = FakeProxy()
                 fake2.pidfile, fake2.args[fake2.args.index('-p') + 1] = pidfile, pidfile
-                with fake2.start():
+                with fake2:
                     self.assertTrue(wait_until(lambda: os.path.exists(pidfile), 5))
                     batch = ex.tick()
                     lines += batch
