@@ -11,31 +11,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The value after "key" at the start of a line, as an unsigned number. */
-static int line_u64(const char *buf, const char *key, uint64_t *out)
+/* What follows "key" on the first line that starts with it, or NULL. */
+static const char *after_line_key(const char *buf, const char *key)
 {
     size_t klen = strlen(key);
-    const char *p = buf;
-    while (p && *p) {
-        if (strncmp(p, key, klen) == 0) {
-            p += klen;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p < '0' || *p > '9')
-                return -1;
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(p, &end, 10);
-            if (errno)
-                return -1;
-            *out = v;
-            return 0;
-        }
+    for (const char *p = buf; p && *p;) {
+        if (strncmp(p, key, klen) == 0)
+            return p + klen;
         p = strchr(p, '\n');
         if (p)
             p++;
     }
-    return -1;
+    return NULL;
+}
+
+/* The value after "key" at the start of a line, as an unsigned number. */
+static int line_u64(const char *buf, const char *key, uint64_t *out)
+{
+    const char *p = after_line_key(buf, key);
+    if (!p)
+        return -1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int mm_proc_parse_status(const char *buf, struct mm_proc_sample *s)
@@ -78,23 +84,13 @@ static int limit_token(const char **pp, int64_t *out)
 
 int mm_proc_parse_limits(const char *buf, int64_t *soft, int64_t *hard)
 {
-    static const char key[] = "Max open files";
-    const char *p = buf;
-    while (p && *p) {
-        if (strncmp(p, key, sizeof(key) - 1) == 0) {
-            p += sizeof(key) - 1;
-            int64_t s, h;
-            if (limit_token(&p, &s) != 0 || limit_token(&p, &h) != 0)
-                return -1;
-            *soft = s;
-            *hard = h;
-            return 0;
-        }
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return -1;
+    const char *p = after_line_key(buf, "Max open files");
+    int64_t s, h;
+    if (!p || limit_token(&p, &s) != 0 || limit_token(&p, &h) != 0)
+        return -1;
+    *soft = s;
+    *hard = h;
+    return 0;
 }
 
 int mm_proc_parse_io(const char *buf, struct mm_proc_sample *s)
