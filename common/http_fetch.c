@@ -75,6 +75,20 @@ int mm_http_check_url(const char *url, char *err, size_t err_len)
     return 0;
 }
 
+int mm_http_url_port(const char *url)
+{
+    /* libcurl's own URL parser, so the port is the one curl will connect to */
+    CURLU *u = curl_url();
+    char *port = NULL;
+    int result = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        result = atoi(port);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return result;
+}
+
 void mm_http_redact_url(const char *url, char *out, size_t out_len)
 {
     const char *scheme_end = strstr(url, "://");

@@ -60,6 +60,9 @@ bool mm_http_is_text_plain(const struct mm_http *http);
  * -1 with the reason in err. */
 int mm_http_check_url(const char *url, char *err, size_t err_len);
 
+/* The URL's port (80 or 443 when none is written), 0 when it does not parse. */
+int mm_http_url_port(const char *url);
+
 /* The URL with any "user:password@" replaced by "***@", for log lines. */
 void mm_http_redact_url(const char *url, char *out, size_t out_len);
 

@@ -97,31 +97,6 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
     return 0;
 }
 
-/* The port of an http(s) URL (80/443 when none is written). */
-static int url_port(const char *url)
-{
-    const char *p = strstr(url, "://");
-    int https = p && p - url == 5;
-    p = p ? p + 3 : url;
-    size_t host_len = strcspn(p, "/?#");
-    const char *at = memrchr(p, '@', host_len);
-    if (at) {
-        host_len -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    const char *colon = NULL;
-    if (*p == '[') { /* [v6]:port */
-        const char *close = memchr(p, ']', host_len);
-        colon = close && close + 1 < p + host_len && close[1] == ':' ? close + 1 : NULL;
-    } else {
-        colon = memrchr(p, ':', host_len);
-    }
-    if (!colon)
-        return https ? 443 : 80;
-    int port = atoi(colon + 1);
-    return port > 0 && port < 65536 ? port : 0;
-}
-
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log)
 {
@@ -147,7 +122,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         inst->sockets_ready = true;
     }
-    inst->stats_port = url_port(inst->cfg.url);
+    inst->stats_port = mm_http_url_port(inst->cfg.url);
     return 0;
 }
 

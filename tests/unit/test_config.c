@@ -35,6 +35,11 @@ static void urls(void)
     char out[128];
     mm_http_redact_url("http://user:secret@127.0.0.1:8888/stats", out, sizeof(out));
     CHECK(strcmp(out, "http://***@127.0.0.1:8888/stats") == 0);
+    CHECK_INT_EQ(mm_http_url_port("http://127.0.0.1:8888/stats"), 8888);
+    CHECK_INT_EQ(mm_http_url_port("https://u:p@proxy.example/stats"), 443);
+    CHECK_INT_EQ(mm_http_url_port("http://[::1]:2398/stats"), 2398);
+    CHECK_INT_EQ(mm_http_url_port("http://localhost/stats"), 80);
+    CHECK_INT_EQ(mm_http_url_port("not a url"), 0);
     mm_http_redact_url("http://127.0.0.1:8888/stats?a=b@c", out, sizeof(out));
     CHECK(strcmp(out, "http://127.0.0.1:8888/stats?a=b@c") == 0);
 }
