@@ -177,7 +177,33 @@ def wait_until(pred, timeout, interval=0.02):
 # ---------------------------------------------------------------------------------------------------
 # the stats server
 
-class StatsServer:
+class _ServerProcess:
+    """What the stats server and influxd share: a process in a temp dir with a log file, stopped
+    with SIGTERM (SIGKILL after stop_timeout), its log's tail printed when a `with` block fails.
+    Subclasses set NAME and STOP_TIMEOUT and start() sets self.tmp, self.proc, self.log_file."""
+    NAME = 'server'
+    STOP_TIMEOUT = 5
+
+    def log_text(self):
+        return _read(self.log_file) if self.tmp else ''
+
+    def stop(self):
+        rc = _stop(self.proc, signal.SIGTERM, self.STOP_TIMEOUT)
+        self.proc = None
+        _rmtree(self.tmp)
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.tmp:
+            sys.stderr.write('\n--- %s log (tail) ---\n%s\n' % (self.NAME, _tail(self.log_text())))
+        self.stop()
+        return False
+
+
+class StatsServer(_ServerProcess):
     """tests/stats_server.py in a temp dir, with a control file and a port file.
 
     StatsServer(mode='ok', static=False, fixture=None, port=0)
@@ -187,6 +213,8 @@ class StatsServer:
       .stop() -> exit code        also done by __exit__
     fixture: a path, or a bare file name looked up in tests/fixtures/.
     """
+
+    NAME = 'stats_server'
 
     def __init__(self, mode='ok', static=False, fixture=None, port=0):
         self.mode = mode
@@ -252,23 +280,6 @@ class StatsServer:
             raise RuntimeError('stats_server did not switch to mode %r:\n%s' % (mode, self.log_text()))
         self.mode = mode
 
-    def log_text(self):
-        return _read(self.log_file) if self.tmp else ''
-
-    def stop(self):
-        rc = _stop(self.proc, signal.SIGTERM, 5)
-        self.proc = None
-        _rmtree(self.tmp)
-        return rc
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and self.tmp:
-            sys.stderr.write('\n--- stats_server log (tail) ---\n%s\n' % _tail(self.log_text()))
-        self.stop()
-        return False
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -301,7 +312,7 @@ def _quote_ident(name):
     return '"%s"' % name.replace('\\', '\\\\').replace('"', '\\"')
 
 
-class Influxd:
+class Influxd(_ServerProcess):
     """Debian's influxd 1.6 with a private config in a temp dir, loopback only, on free ports.
 
     Influxd()
@@ -313,6 +324,8 @@ class Influxd:
       .rows(db, measurement) -> [{'time': ns, column: value, ...}, ...]   (SELECT *)
       .log_text(), .stop()
     """
+    NAME = 'influxd'
+    STOP_TIMEOUT = 10
 
     def __init__(self):
         self.tmp = None
@@ -389,23 +402,6 @@ class Influxd:
         res = self.query(db, 'SELECT * FROM ' + _quote_ident(measurement))
         return [dict(zip(s['columns'], v)) for s in self._series(res) for v in s.get('values', [])]
 
-    def log_text(self):
-        return _read(self.log_file) if self.tmp else ''
-
-    def stop(self):
-        rc = _stop(self.proc, signal.SIGTERM, 10)
-        self.proc = None
-        _rmtree(self.tmp)
-        return rc
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and self.tmp:
-            sys.stderr.write('\n--- influxd log (tail) ---\n%s\n' % _tail(self.log_text()))
-        self.stop()
-        return False
 
 
 # ---------------------------------------------------------------------------------------------------
