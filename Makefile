@@ -15,7 +15,8 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC $(PKG_CFLAGS) -Icommon
 LDLIBS   += $(PKG_LIBS) -lm
 COLLECTD_CFLAGS = -DHAVE_CONFIG_H -I/usr/include/collectd
 
-CORE_SRC  := $(wildcard common/*.c)
+CORE_SRC  := $(shell find common -name '*.c' | sort)
+CORE_HDR  := $(shell find common -name '*.h')
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB  := $(BUILD)/libmmcore.a
 PLUGIN_SRC := $(wildcard collectd-plugin/*.c)
@@ -30,7 +31,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 .PHONY: all test unit tools deps demo bench clean fuzz
 all: $(BUILD)/mtproxy.so $(BUILD)/mtproxy-telegraf $(BUILD)/man/mtproxy-telegraf.1.gz $(BUILD)/man/collectd-mtproxy.5.gz
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard telegraf-execd/*.h)
+$(BUILD)/%.o: %.c $(CORE_HDR) $(wildcard telegraf-execd/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -38,22 +39,22 @@ $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/mtproxy.so: $(PLUGIN_SRC) $(CORE_LIB) $(wildcard collectd-plugin/*.h) $(wildcard common/*.h)
+$(BUILD)/mtproxy.so: $(PLUGIN_SRC) $(CORE_LIB) $(wildcard collectd-plugin/*.h) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(COLLECTD_CFLAGS) -shared -o $@ $(PLUGIN_SRC) $(CORE_LIB) $(LDLIBS)
 
 $(BUILD)/mtproxy-telegraf: $(EXECD_OBJ) $(CORE_LIB)
 	$(CC) $(CFLAGS) -o $@ $(EXECD_OBJ) $(CORE_LIB) $(LDLIBS)
 
-# Unit tests link the core and the execd writers (everything but main.o).
+# Unit tests link the core library (outputs included) and the execd flag parser.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_LIB) $(EXECD_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
 
 # The line-protocol property test's tool uses the real writer.
-$(BUILD)/tools/lp_writer_tool: tests/tools/lp_writer_tool.c $(CORE_LIB) $(EXECD_LIB_OBJ)
+$(BUILD)/tools/lp_writer_tool: tests/tools/lp_writer_tool.c $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_LIB) $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -8,8 +8,8 @@
 #include <ctype.h>
 #include <strings.h>
 
-#include "config_options.h"
-#include "duration.h"
+#include "core/config_options.h"
+#include "core/duration.h"
 
 #define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \
     ERROR(PLUGIN_NAME " plugin: instance \"%s\": option \"%s\": " fmt, (inst), (ci)->key,      \

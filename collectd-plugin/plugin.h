@@ -10,7 +10,7 @@
 #include "collectd/core/daemon/plugin.h"
 #include "collectd/core/utils/common/common.h"
 
-#include "instance.h"
+#include "core/instance.h"
 
 #define PLUGIN_NAME "mtproxy"
 

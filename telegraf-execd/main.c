@@ -24,11 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "instance.h"
-#include "json_output.h"
-#include "line_protocol.h"
+#include "core/instance.h"
+#include "outputs/json_output.h"
+#include "outputs/line_protocol.h"
 #include "options.h"
-#include "text_output.h"
+#include "outputs/text_output.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t gather_requested;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_options.h"
-#include "duration.h"
+#include "core/config_options.h"
+#include "core/duration.h"
 
 #ifndef MM_VERSION
 #define MM_VERSION "0.1.0"

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "instance.h"
+#include "core/instance.h"
 
 enum execd_format { FORMAT_INFLUX, FORMAT_JSON, FORMAT_TEXT };
 

@@ -1,5 +1,5 @@
 /* fuzz_json_output.c — libFuzzer target for the JSON writer
- * (telegraf-execd/json_output.h mm_json_write_snapshot).
+ * (common/outputs/json_output.h mm_json_write_snapshot).
  *
  * The input is a /stats body: the real parser turns it into a snapshot (so
  * arbitrary keys and text values reach the writer), an extra text metric and
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "json_output.h"
-#include "stats_parser.h"
+#include "outputs/json_output.h"
+#include "sources/stats_parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
 /* fuzz_line_protocol.c — libFuzzer target for the line-protocol writer
- * (telegraf-execd/line_protocol.h mm_lp_write_line).
+ * (common/outputs/line_protocol.h mm_lp_write_line).
  *
  * Property: the line written parses back, with the small independent parser
  * below, to the same measurement, tags and fields, spelled as the header
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "line_protocol.h"
+#include "outputs/line_protocol.h"
 
 #define MAXN 8
 #define TXT 256

@@ -1,13 +1,13 @@
 /* fuzz_procfs.c — libFuzzer target for the /proc file parsers: stat
- * (common/procfs.h) and status, limits, io (common/process_stats.h). The
+ * (common/host/procfs.h) and status, limits, io (common/host/process/process_stats.h). The
  * first byte picks the parser; the rest is the file as read (NUL-terminated,
  * as mm_procfs_read_at leaves it). Seeds: tests/fixtures/proc-M2. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "procfs.h"
-#include "process_stats.h"
+#include "host/procfs.h"
+#include "host/process/process_stats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

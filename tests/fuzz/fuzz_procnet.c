@@ -1,5 +1,5 @@
 /* fuzz_procnet.c — libFuzzer target for the /proc/net/tcp{,6} line parser
- * (common/procnet.h mm_procnet_parse_line), the fallback when netlink is
+ * (common/host/sockets/procnet.h mm_procnet_parse_line), the fallback when netlink is
  * refused. The first byte picks the family; every following line is parsed
  * from an exact-size heap copy (no NUL: the parser gets a length). */
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "procnet.h"
+#include "host/sockets/procnet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

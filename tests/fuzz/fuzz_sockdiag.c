@@ -1,12 +1,12 @@
 /* fuzz_sockdiag.c — libFuzzer target for the netlink sock_diag reply parser
- * (common/sockdiag.h mm_sockdiag_parse). The first 8 bytes pick the query
+ * (common/host/sockets/sockdiag.h mm_sockdiag_parse). The first 8 bytes pick the query
  * (two local ports, the remote port, want_info), the rest is the reply as
  * the kernel would put it in the receive buffer (an aligned heap copy). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockdiag.h"
+#include "host/sockets/sockdiag.h"
 
 static int count_fn(void *ctx, const struct mm_sock *s)
 {

@@ -1,12 +1,12 @@
 /* fuzz_stats_parser.c — libFuzzer target for the /stats parser
- * (common/stats_parser.h). The body is hostile: whatever it holds, the parser
+ * (common/sources/stats_parser.h). The body is hostile: whatever it holds, the parser
  * must neither crash nor report more than it saw, and every metric it adds
  * must carry a bounded, NUL-terminated name. Seeds: tests/fixtures/stats-*. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats_parser.h"
+#include "sources/stats_parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

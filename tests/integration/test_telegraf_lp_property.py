@@ -1,7 +1,7 @@
 """Property test of the line-protocol writer: random names and values (commas, spaces, equals signs,
 quotes, backslashes, UTF-8, invalid UTF-8, control characters, newlines, leading '_', `time`) go
 through the real C writer (build/tools/lp_writer_tool) into a real influxd, are read back and must
-equal what was sent, after the replacements documented in telegraf-execd/line_protocol.h:
+equal what was sent, after the replacements documented in common/outputs/line_protocol.h:
 control characters -> ' ', invalid UTF-8 -> U+FFFD, in names and tag values a backslash that ends
 the text or precedes \\ , = ' ' or '"' -> '/', a leading '_' of a name (or '#' of a measurement)
 gets an 'x' prefix, key `time` -> `time_`,

@@ -1,5 +1,5 @@
 /* lp_writer_tool.c — feeds arbitrary names and values through the real
- * line-protocol writer (telegraf-execd/line_protocol.c), for the property
+ * line-protocol writer (common/outputs/line_protocol.c), for the property
  * test tests/integration/test_telegraf_lp_property.py.
  *
  * stdin, one record per line, tab-separated, every text hex-encoded (so it
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "line_protocol.h"
+#include "outputs/line_protocol.h"
 
 #define MAX_ITEMS 64
 

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "listen_ports.h"
-#include "sockets.h"
+#include "host/sockets/listen_ports.h"
+#include "host/sockets/sockets.h"
 
 #include "bench_util.h"
 

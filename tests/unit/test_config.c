@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "config_options.h"
-#include "duration.h"
-#include "http_fetch.h"
-#include "instance.h"
-#include "log.h"
+#include "core/config_options.h"
+#include "core/duration.h"
+#include "sources/http_fetch.h"
+#include "core/instance.h"
+#include "core/log.h"
 
 static void durations(void)
 {

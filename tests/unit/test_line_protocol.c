@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "line_protocol.h"
+#include "outputs/line_protocol.h"
 
 static char *render(const struct mm_snapshot *snap, const char *instance)
 {

@@ -26,10 +26,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "process.h"
-#include "process_discovery.h"
-#include "process_stats.h"
-#include "procfs.h"
+#include "host/process/process.h"
+#include "host/process/process_discovery.h"
+#include "host/process/process_stats.h"
+#include "host/procfs.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -27,13 +27,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "countries.h"
-#include "ipcount.h"
-#include "listen_ports.h"
-#include "netmask.h"
-#include "procnet.h"
-#include "sockdiag.h"
-#include "sockets.h"
+#include "host/geo/countries.h"
+#include "host/sockets/ipcount.h"
+#include "host/sockets/listen_ports.h"
+#include "host/sockets/netmask.h"
+#include "host/sockets/procnet.h"
+#include "host/sockets/sockdiag.h"
+#include "host/sockets/sockets.h"
 
 static char tools_dir[4096];
 static char mmdb_script[4096];

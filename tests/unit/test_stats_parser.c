@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "stats_fields.h"
-#include "stats_parser.h"
+#include "sources/stats_fields.h"
+#include "sources/stats_parser.h"
 
 static char *read_file(const char *path, size_t *len)
 {

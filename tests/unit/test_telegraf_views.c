@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "json_output.h"
-#include "text_output.h"
+#include "outputs/json_output.h"
+#include "outputs/text_output.h"
 
 static void fill(struct mm_snapshot *s)
 {

@@ -1,0 +1,53 @@
+/* config_options.h — the core's options, described once for both fronts.
+ *
+ * Each option has its collectd spelling (CamelCase, in <Plugin>/<Instance>)
+ * and its mtproxy-telegraf flag, one type, one default and one setter, so the
+ * two fronts cannot drift apart: a new core option is one row in
+ * config_options.c and appears in both. */
+#ifndef MM_CONFIG_OPTIONS_H
+#define MM_CONFIG_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/instance.h"
+
+enum mm_option_type {
+    MM_OPT_STRING,
+    MM_OPT_DURATION, /* a number of seconds, or "500ms", "2s" */
+    MM_OPT_BOOL,
+    MM_OPT_INT,
+};
+
+/* A value as a front received it: collectd gives typed values, a flag text. */
+struct mm_option_value {
+    enum { MM_VALUE_TEXT, MM_VALUE_NUMBER, MM_VALUE_BOOL } kind;
+    const char *text;
+    double number;
+    bool boolean;
+};
+
+struct mm_option {
+    const char *collectd_name;
+    const char *flag; /* without the leading "--" */
+    enum mm_option_type type;
+    bool repeatable;
+    const char *default_text; /* for --help and the docs */
+    const char *help;
+    long min, max; /* MM_OPT_INT bounds */
+    /* Stores the value; returns 0, or -1 with the reason in err. */
+    int (*set)(struct mm_instance_config *cfg, const struct mm_option_value *value, char *err,
+               size_t err_len);
+};
+
+size_t mm_option_count(void);
+const struct mm_option *mm_option_at(size_t i);
+const struct mm_option *mm_option_by_collectd_name(const char *name); /* case-insensitive */
+const struct mm_option *mm_option_by_flag(const char *flag);
+
+/* Converts and stores a value; -1 with a reason (not naming the option: the
+ * front names it in its own spelling). */
+int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
+                    const struct mm_option_value *value, char *err, size_t err_len);
+
+#endif

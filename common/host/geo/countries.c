@@ -1,0 +1,76 @@
+/* countries.c — per-country aggregation with a bounded table (see countries.h). */
+#include "host/geo/countries.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INDEX_SLOTS (2 * MM_COUNTRIES_MAX)
+
+void mm_countries_clear(struct mm_countries *c)
+{
+    c->n = 0;
+    memset(c->index, 0, sizeof(c->index));
+    memset(&c->other, 0, sizeof(c->other));
+    memcpy(c->other.code, "other", 6);
+}
+
+static size_t code_hash(const char *code)
+{
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+        h = h * 33 + *p;
+    return h & (INDEX_SLOTS - 1);
+}
+
+void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connections)
+{
+    size_t len = strlen(code);
+    if (len >= MM_COUNTRY_CODE_MAX)
+        len = MM_COUNTRY_CODE_MAX - 1;
+    char key[MM_COUNTRY_CODE_MAX];
+    memcpy(key, code, len);
+    key[len] = '\0';
+
+    size_t i = code_hash(key);
+    for (; c->index[i]; i = (i + 1) & (INDEX_SLOTS - 1)) {
+        struct mm_country *e = &c->items[c->index[i] - 1];
+        if (strcmp(e->code, key) == 0) {
+            e->connections += connections;
+            e->unique_ips++;
+            return;
+        }
+    }
+    if (c->n == MM_COUNTRIES_MAX) {
+        c->other.connections += connections;
+        c->other.unique_ips++;
+        return;
+    }
+    struct mm_country *e = &c->items[c->n];
+    memcpy(e->code, key, len + 1);
+    e->connections = connections;
+    e->unique_ips = 1;
+    c->index[i] = (uint16_t)(++c->n);
+}
+
+static int by_connections(const void *a, const void *b)
+{
+    const struct mm_country *x = a, *y = b;
+    if (x->connections != y->connections)
+        return x->connections < y->connections ? 1 : -1;
+    return strcmp(x->code, y->code);
+}
+
+size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *other)
+{
+    qsort(c->items, c->n, sizeof(c->items[0]), by_connections);
+    *other = c->other;
+    for (size_t i = top; i < c->n; i++) {
+        other->connections += c->items[i].connections;
+        other->unique_ips += c->items[i].unique_ips;
+    }
+    /* the index no longer matches the order: only clear() may follow */
+    memset(c->index, 0, sizeof(c->index));
+    if (c->n > top)
+        c->n = top;
+    return c->n;
+}

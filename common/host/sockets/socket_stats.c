@@ -1,0 +1,111 @@
+/* socket_stats.c — per-side counting of sockets (see socket_stats.h). The
+ * per-socket path is a few compares and one hash insert; exclusion rules run
+ * once per distinct address in finish(), not once per connection. */
+#include "host/sockets/socket_stats.h"
+
+#include <string.h>
+
+const char *mm_side_name(enum mm_side side)
+{
+    return side == MM_SIDE_CLIENT ? "client" : side == MM_SIDE_UPSTREAM ? "upstream" : "?";
+}
+
+int mm_peer_excluded(const struct mm_peer_filter *f, const struct mm_ip *ip)
+{
+    if (!f)
+        return 0;
+    if (!f->include_local && mm_ip_is_local(ip))
+        return 1;
+    for (size_t i = 0; i < f->n_ignore; i++)
+        if (mm_cidr_match(&f->ignore[i], ip))
+            return 1;
+    return 0;
+}
+
+int mm_state_is_live(int state)
+{
+    return state > 0 && state < MM_TCP_STATE_END && state != MM_TCP_LISTEN &&
+           state != MM_TCP_TIME_WAIT && state != MM_TCP_CLOSE;
+}
+
+int mm_socket_stats_init(struct mm_socket_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (int i = 0; i < MM_SIDE_COUNT; i++) {
+        if (mm_ipcount_init(&st->side[i].peers, MM_IPCOUNT_DEFAULT_MAX) < 0) {
+            mm_socket_stats_free(st);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mm_socket_stats_free(struct mm_socket_stats *st)
+{
+    for (int i = 0; i < MM_SIDE_COUNT; i++)
+        mm_ipcount_free(&st->side[i].peers);
+}
+
+void mm_socket_stats_begin(struct mm_socket_stats *st, const uint16_t *client_ports,
+                           size_t n_client_ports, uint16_t upstream_port)
+{
+    for (int i = 0; i < MM_SIDE_COUNT; i++) {
+        struct mm_side_stats *s = &st->side[i];
+        memset(s->states, 0, sizeof(s->states));
+        s->bytes_received = s->bytes_acked = 0;
+        s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
+        mm_ipcount_clear(&s->peers);
+    }
+    if (n_client_ports > MM_SOCKDIAG_MAX_PORTS)
+        n_client_ports = MM_SOCKDIAG_MAX_PORTS;
+    memcpy(st->client_ports, client_ports, n_client_ports * sizeof(*client_ports));
+    st->n_client_ports = n_client_ports;
+    st->upstream_port = upstream_port;
+}
+
+int mm_socket_stats_add(void *ctx, const struct mm_sock *s)
+{
+    struct mm_socket_stats *st = ctx;
+    struct mm_side_stats *side = NULL;
+    for (size_t i = 0; i < st->n_client_ports; i++) {
+        if (s->sport == st->client_ports[i]) {
+            side = &st->side[MM_SIDE_CLIENT];
+            break;
+        }
+    }
+    if (!side && st->upstream_port && s->dport == st->upstream_port)
+        side = &st->side[MM_SIDE_UPSTREAM];
+    if (!side || s->state <= 0 || s->state >= MM_TCP_STATE_END)
+        return 0;
+
+    side->states[s->state]++;
+    if (s->has_info) {
+        side->bytes_received += s->bytes_received;
+        side->bytes_acked += s->bytes_acked;
+    }
+    if (mm_state_is_live(s->state) && !mm_ip_is_unspecified(&s->dst))
+        mm_ipcount_push(&side->peers, &s->dst); /* overflow is reported by the caller */
+    return 0;
+}
+
+void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
+                            const struct mm_peer_filter *filter, uint32_t ips_over,
+                            mm_peer_fn fn, void *ctx)
+{
+    struct mm_side_stats *s = &st->side[side];
+    const struct mm_ipcount_slot *slot;
+    s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
+    mm_ipcount_flush(&s->peers);
+    for (size_t pos = 0; (slot = mm_ipcount_next(&s->peers, &pos));) {
+        if (mm_peer_excluded(filter, &slot->ip))
+            continue;
+        s->unique_ips++;
+        s->live_counted += slot->count;
+        if (slot->count > s->max_per_ip)
+            s->max_per_ip = slot->count;
+        if (slot->count > ips_over)
+            s->ips_over++;
+        if (fn)
+            fn(ctx, &slot->ip, slot->count);
+    }
+}

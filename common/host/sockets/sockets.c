@@ -1,0 +1,322 @@
+/* sockets.c — config, state and gather of the connections part (see sockets.h).
+ * Reading the table is sockdiag.c, counting socket_stats.c, addresses to
+ * countries geoip.c + countries.c; this file wires them and emits metrics. */
+#include "host/sockets/sockets.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/sockets/listen_ports.h"
+
+/* ---- configuration ---------------------------------------------------- */
+
+void mm_sockets_config_init(struct mm_sockets_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->upstream_port = MM_SOCKETS_DEFAULT_UPSTREAM_PORT;
+    cfg->ips_over = MM_SOCKETS_DEFAULT_IPS_OVER;
+    cfg->max_countries = MM_SOCKETS_DEFAULT_MAX_COUNTRIES;
+}
+
+void mm_sockets_config_free(struct mm_sockets_config *cfg)
+{
+    free(cfg->ignore);
+    free(cfg->geoip_path);
+    mm_sockets_config_init(cfg);
+}
+
+/* A plain decimal number: digits only, at most 9 of them. */
+static int parse_uint(const char *text, long max, long *out)
+{
+    long v = 0;
+    size_t i = 0;
+    for (; text[i] >= '0' && text[i] <= '9' && i < 10; i++)
+        v = v * 10 + (text[i] - '0');
+    if (i == 0 || i > 9 || text[i] != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int mm_sockets_parse_port(const char *text, int allow_zero, int *out, char *err, size_t err_len)
+{
+    long v;
+    if (parse_uint(text, 65535, &v) < 0 || (v == 0 && !allow_zero)) {
+        snprintf(err, err_len, "'%s' is not a TCP port (%d..65535)", text, allow_zero ? 0 : 1);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, const char *text, char *err,
+                                      size_t err_len)
+{
+    int port;
+    if (mm_sockets_parse_port(text, 0, &port, err, err_len) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->n_client_ports; i++)
+        if (cfg->client_ports[i] == port)
+            return 0;
+    if (cfg->n_client_ports == MM_SOCKETS_MAX_CLIENT_PORTS) {
+        snprintf(err, err_len, "more than %d client ports", MM_SOCKETS_MAX_CLIENT_PORTS);
+        return -1;
+    }
+    cfg->client_ports[cfg->n_client_ports++] = port;
+    return 0;
+}
+
+int mm_sockets_config_set_upstream_port(struct mm_sockets_config *cfg, const char *text,
+                                        char *err, size_t err_len)
+{
+    return mm_sockets_parse_port(text, 1, &cfg->upstream_port, err, err_len);
+}
+
+int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
+                                 size_t err_len)
+{
+    struct mm_cidr c;
+    if (mm_cidr_parse(cidr, &c, err, err_len) < 0)
+        return -1;
+    if (cfg->n_ignore == MM_SOCKETS_MAX_IGNORE) {
+        snprintf(err, err_len, "more than %d ignored networks", MM_SOCKETS_MAX_IGNORE);
+        return -1;
+    }
+    struct mm_cidr *grown = realloc(cfg->ignore, (cfg->n_ignore + 1) * sizeof(*grown));
+    if (!grown) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    cfg->ignore = grown;
+    cfg->ignore[cfg->n_ignore++] = c;
+    return 0;
+}
+
+int mm_sockets_config_set_geoip_path(struct mm_sockets_config *cfg, const char *path, char *err,
+                                     size_t err_len)
+{
+    if (!path || !*path) {
+        snprintf(err, err_len, "the GeoIP database path is empty");
+        return -1;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    free(cfg->geoip_path);
+    cfg->geoip_path = copy;
+    return 0;
+}
+
+int mm_sockets_config_set_ips_over(struct mm_sockets_config *cfg, const char *text, char *err,
+                                   size_t err_len)
+{
+    long v;
+    if (parse_uint(text, 1000000, &v) < 0) {
+        snprintf(err, err_len, "'%s' is not a connection count (0..1000000)", text);
+        return -1;
+    }
+    cfg->ips_over = (int)v;
+    return 0;
+}
+
+int mm_sockets_config_set_max_countries(struct mm_sockets_config *cfg, const char *text,
+                                        char *err, size_t err_len)
+{
+    long v;
+    if (parse_uint(text, MM_COUNTRIES_MAX, &v) < 0) {
+        snprintf(err, err_len, "'%s' is not a number of countries (0..%d)", text,
+                 MM_COUNTRIES_MAX);
+        return -1;
+    }
+    cfg->max_countries = (int)v;
+    return 0;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+int mm_sockets_state_init(struct mm_sockets_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    mm_geoip_init(&st->geoip);
+    if (mm_sockdiag_init(&st->diag) < 0)
+        return -1;
+    if (mm_socket_stats_init(&st->stats) < 0) {
+        mm_sockdiag_free(&st->diag);
+        return -1;
+    }
+    mm_countries_clear(&st->countries);
+    return 0;
+}
+
+void mm_sockets_state_free(struct mm_sockets_state *st)
+{
+    mm_sockdiag_free(&st->diag);
+    mm_socket_stats_free(&st->stats);
+    mm_geoip_free(&st->geoip);
+}
+
+/* ---- gather ----------------------------------------------------------- */
+
+static uint64_t pids_key(const int *pids, size_t n, int stats_port)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n ^ ((uint64_t)(unsigned)stats_port << 32);
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)(unsigned)pids[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The client ports of this gather: configured, or the ones the proxy's
+ * processes listen on (looked up again only when the PID set changes or
+ * nothing was found last time). */
+static size_t client_ports(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
+                           const int *pids, size_t n_pids, int stats_port, uint16_t *ports,
+                           const struct mm_logger *log)
+{
+    if (cfg->n_client_ports > 0) {
+        for (size_t i = 0; i < cfg->n_client_ports; i++)
+            ports[i] = (uint16_t)cfg->client_ports[i];
+        return cfg->n_client_ports;
+    }
+    if (n_pids == 0) {
+        mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
+                      "sockets: no client port configured and no proxy process known to take "
+                      "the listening ports from; client connections are not reported");
+        return 0;
+    }
+    uint64_t key = pids_key(pids, n_pids, stats_port);
+    if (!st->have_found || st->pids_key != key || st->n_found == 0) {
+        int n = mm_listen_ports(&st->diag, pids, n_pids, stats_port, st->found_ports,
+                                MM_SOCKETS_MAX_CLIENT_PORTS, log);
+        st->have_found = n >= 0;
+        st->n_found = n > 0 ? (size_t)n : 0;
+        st->pids_key = key;
+    }
+    if (st->n_found == 0) {
+        mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
+                      "sockets: the proxy's processes (pid %d and %zu more) listen on no TCP port "
+                      "besides the stats port; client connections are not reported",
+                      pids[0], n_pids - 1);
+        return 0;
+    }
+    mm_latch_ok(&st->ports_latch, log, "client port discovery");
+    memcpy(ports, st->found_ports, st->n_found * sizeof(*ports));
+    return st->n_found;
+}
+
+struct emitter {
+    struct mm_snapshot *out;
+    int failed;
+};
+
+static void emit(struct emitter *e, enum mm_group group, const char *name, uint64_t value,
+                 const char *label_key, const char *label_value)
+{
+    int64_t v = value > INT64_MAX ? INT64_MAX : (int64_t)value;
+    struct mm_metric *m = mm_snapshot_add_int(e->out, group, MM_GAUGE, name, v);
+    if (!m || mm_metric_add_label(m, label_key, label_value) < 0)
+        e->failed = 1;
+}
+
+static void emit_side(struct emitter *e, const struct mm_side_stats *s, enum mm_side side,
+                      int with_bytes)
+{
+    const char *name = mm_side_name(side);
+    for (int state = 1; state < MM_TCP_STATE_END; state++)
+        emit(e, MM_GROUP_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
+    emit(e, MM_GROUP_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
+    emit(e, MM_GROUP_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
+    if (side == MM_SIDE_CLIENT)
+        emit(e, MM_GROUP_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
+    if (with_bytes) {
+        emit(e, MM_GROUP_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
+        emit(e, MM_GROUP_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
+    }
+}
+
+static void emit_country(struct emitter *e, const struct mm_country *c)
+{
+    emit(e, MM_GROUP_COUNTRY, "connections", c->connections, "country", c->code);
+    emit(e, MM_GROUP_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
+}
+
+struct country_visit {
+    const struct mm_geoip *geoip;
+    struct mm_countries *countries;
+};
+
+/* Once per distinct client IP: one database lookup, not one per connection. */
+static void visit_peer(void *ctx, const struct mm_ip *ip, uint32_t connections)
+{
+    struct country_visit *v = ctx;
+    char code[MM_COUNTRY_CODE_MAX];
+    mm_geoip_country(v->geoip, ip, code, sizeof(code));
+    mm_countries_add(v->countries, code, connections);
+}
+
+int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
+                      const int *pids, size_t n_pids, int stats_port, struct mm_snapshot *out,
+                      const struct mm_logger *log)
+{
+    uint16_t ports[MM_SOCKETS_MAX_CLIENT_PORTS];
+    size_t n_ports = client_ports(st, cfg, pids, n_pids, stats_port, ports, log);
+    uint16_t upstream = (uint16_t)(cfg->upstream_port > 0 && cfg->upstream_port <= 65535
+                                       ? cfg->upstream_port : 0);
+    if (n_ports == 0 && upstream == 0)
+        return 0;
+
+    struct mm_sockdiag_query q;
+    memset(&q, 0, sizeof(q));
+    memcpy(q.local_ports, ports, n_ports * sizeof(*ports));
+    q.n_local_ports = n_ports;
+    q.remote_port = upstream;
+    q.want_info = 1;
+    mm_socket_stats_begin(&st->stats, ports, n_ports, upstream);
+    int with_info = 0;
+    if (mm_sockdiag_dump(&st->diag, &q, mm_socket_stats_add, &st->stats, &with_info, log) < 0)
+        return -1;
+
+    struct emitter e = {out, 0};
+    if (n_ports > 0) {
+        struct mm_peer_filter filter = {cfg->include_local, cfg->ignore, cfg->n_ignore};
+        int countries = cfg->max_countries > 0 &&
+                        mm_geoip_refresh(&st->geoip, cfg->geoip_path, log);
+        struct country_visit v = {&st->geoip, &st->countries};
+        mm_countries_clear(&st->countries);
+        mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
+                               cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over,
+                               countries ? visit_peer : NULL, &v);
+        emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
+        if (countries) {
+            struct mm_country other;
+            size_t n = mm_countries_rank(&st->countries, (size_t)cfg->max_countries, &other);
+            for (size_t i = 0; i < n; i++)
+                emit_country(&e, &st->countries.items[i]);
+            if (other.unique_ips > 0)
+                emit_country(&e, &other);
+        }
+    }
+    if (upstream) {
+        /* Upstream peers are Telegram's servers: no exclusion applies. */
+        mm_socket_stats_finish(&st->stats, MM_SIDE_UPSTREAM, NULL, UINT32_MAX, NULL, NULL);
+        emit_side(&e, &st->stats.side[MM_SIDE_UPSTREAM], MM_SIDE_UPSTREAM, with_info);
+    }
+
+    if (st->stats.side[MM_SIDE_CLIENT].peers.overflow ||
+        st->stats.side[MM_SIDE_UPSTREAM].peers.overflow)
+        mm_latch_fail(&st->overflow_latch, log, MM_LOG_WARNING,
+                      "sockets: more distinct peer addresses than the %zu tracked; unique_ips "
+                      "and countries are lower bounds",
+                      st->stats.side[MM_SIDE_CLIENT].peers.max_cap * 3 / 4);
+    else
+        mm_latch_ok(&st->overflow_latch, log, "distinct-address tracking");
+    if (e.failed)
+        mm_latch_fail(&st->emit_latch, log, MM_LOG_ERROR,
+                      "sockets: out of memory adding connection metrics; some are missing");
+    else
+        mm_latch_ok(&st->emit_latch, log, "connection metrics");
+    return 0;
+}

@@ -1,0 +1,98 @@
+/* sockets.h — the connections part of a gather: the kernel's socket table
+ * turned into per-side and per-country metrics.
+ *
+ * The front fills an mm_sockets_config from its options (ClientPort /
+ * --client-port ...), the instance keeps one mm_sockets_state, and every
+ * interval mm_sockets_gather() appends metrics to the snapshot:
+ *   group MM_GROUP_CONNECTIONS, label side = "client" | "upstream":
+ *     established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close
+ *     close_wait last_ack listen closing   sockets per TCP state
+ *     unique_ips max_per_ip                per-IP figures (live connections)
+ *     ips_over_limit                       client side only
+ *     bytes_received bytes_acked           sums over open sockets (netlink only)
+ *   group MM_GROUP_COUNTRY, label country = ISO code | "unknown" | "other":
+ *     connections unique_ips               client side, top max_countries
+ * All are gauges (the byte sums too: they cover the sockets open now, so they
+ * drop when connections close). docs/sockets.md has the details and the
+ * collectd / line-protocol spelling. */
+#ifndef MM_SOCKETS_H
+#define MM_SOCKETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/geo/countries.h"
+#include "host/geo/geoip.h"
+#include "core/log.h"
+#include "core/metric.h"
+#include "host/sockets/netmask.h"
+#include "host/sockets/sockdiag.h"
+#include "host/sockets/socket_stats.h"
+
+#define MM_SOCKETS_MAX_CLIENT_PORTS 16
+#define MM_SOCKETS_MAX_IGNORE 256
+#define MM_SOCKETS_DEFAULT_UPSTREAM_PORT 8888
+#define MM_SOCKETS_DEFAULT_IPS_OVER 16
+#define MM_SOCKETS_DEFAULT_MAX_COUNTRIES 50
+
+struct mm_sockets_config {
+    int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* none: the proxy's listening ports */
+    size_t n_client_ports;
+    int upstream_port;     /* 8888; 0 turns the upstream side off */
+    int ips_over;          /* ips_over_limit counts IPs with MORE than this; 16 */
+    int include_local;     /* count loopback/private/link-local clients too; 0 */
+    struct mm_cidr *ignore; /* client networks left out of the per-IP figures */
+    size_t n_ignore;
+    char *geoip_path;      /* NULL: probe the usual paths */
+    int max_countries;     /* 50; 0 turns per-country metrics (and GeoIP) off */
+};
+
+void mm_sockets_config_init(struct mm_sockets_config *cfg);
+void mm_sockets_config_free(struct mm_sockets_config *cfg);
+
+/* Option parsers for both fronts. Each returns 0, or -1 with a message in
+ * err that names the bad value (the front adds the option name). */
+int mm_sockets_parse_port(const char *text, int allow_zero, int *out, char *err, size_t err_len);
+int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, const char *text, char *err,
+                                      size_t err_len);
+int mm_sockets_config_set_upstream_port(struct mm_sockets_config *cfg, const char *text,
+                                        char *err, size_t err_len);
+int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
+                                 size_t err_len);
+int mm_sockets_config_set_geoip_path(struct mm_sockets_config *cfg, const char *path, char *err,
+                                     size_t err_len);
+int mm_sockets_config_set_ips_over(struct mm_sockets_config *cfg, const char *text, char *err,
+                                   size_t err_len);
+int mm_sockets_config_set_max_countries(struct mm_sockets_config *cfg, const char *text,
+                                        char *err, size_t err_len);
+
+/* Everything kept between gathers of one instance; never shared between
+ * instances (the GeoIP handle included). */
+struct mm_sockets_state {
+    struct mm_sockdiag diag; /* diag.force_proc = 1: tests of the /proc path */
+    struct mm_socket_stats stats;
+    struct mm_geoip geoip;
+    struct mm_countries countries;
+    /* client ports found from the PIDs, cached per PID set */
+    uint64_t pids_key;
+    uint16_t found_ports[MM_SOCKETS_MAX_CLIENT_PORTS];
+    size_t n_found;
+    int have_found;
+    struct mm_error_latch ports_latch;
+    struct mm_error_latch emit_latch;
+    struct mm_error_latch overflow_latch;
+};
+
+int mm_sockets_state_init(struct mm_sockets_state *st);
+void mm_sockets_state_free(struct mm_sockets_state *st);
+
+/* One gather. pids: the proxy's master and workers (used only when no client
+ * port is configured, to find the ports they listen on, leaving out
+ * stats_port). Appends the metrics above to out. Returns 0, or -1 when the
+ * socket table could not be read (logged once per distinct failure; nothing
+ * was appended). */
+int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
+                      const int *pids, size_t n_pids, int stats_port, struct mm_snapshot *out,
+                      const struct mm_logger *log);
+
+#endif

@@ -1,0 +1,196 @@
+/* http_fetch.c — the libcurl side of reading /stats (see http_fetch.h). */
+#include "sources/http_fetch.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void mm_http_options_defaults(struct mm_http_options *opt)
+{
+    memset(opt, 0, sizeof(*opt));
+    opt->url = MM_HTTP_DEFAULT_URL;
+    opt->timeout_ms = MM_HTTP_DEFAULT_TIMEOUT_MS;
+    opt->max_body = MM_HTTP_DEFAULT_MAX_BODY;
+    opt->verify_peer = 1;
+    opt->verify_host = 1;
+}
+
+void mm_http_init(struct mm_http *http)
+{
+    memset(http, 0, sizeof(*http));
+}
+
+void mm_http_free(struct mm_http *http)
+{
+    if (http->curl)
+        curl_easy_cleanup(http->curl);
+    free(http->body);
+    mm_http_init(http);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    struct mm_http *http = user;
+    size_t n = size * nmemb;
+    if (http->len + n > http->max) {
+        http->too_big = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (http->len + n + 1 > http->cap) {
+        size_t cap = http->cap ? http->cap : 16384;
+        while (cap < http->len + n + 1)
+            cap *= 2;
+        char *body = realloc(http->body, cap);
+        if (!body)
+            return 0;
+        http->body = body;
+        http->cap = cap;
+    }
+    memcpy(http->body + http->len, data, n);
+    http->len += n;
+    http->body[http->len] = '\0';
+    return n;
+}
+
+int mm_http_check_url(const char *url, char *err, size_t err_len)
+{
+    if (!url || !*url) {
+        snprintf(err, err_len, "URL is empty");
+        return -1;
+    }
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+        snprintf(err, err_len, "URL must start with http:// or https://");
+        return -1;
+    }
+    for (const char *p = url; *p; p++) {
+        if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20) {
+            snprintf(err, err_len, "URL contains whitespace or control characters");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int mm_http_url_port(const char *url)
+{
+    /* libcurl's own URL parser, so the port is the one curl will connect to */
+    CURLU *u = curl_url();
+    char *port = NULL;
+    int result = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        result = atoi(port);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return result;
+}
+
+void mm_http_redact_url(const char *url, char *out, size_t out_len)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *authority = scheme_end ? scheme_end + 3 : url;
+    size_t auth_len = strcspn(authority, "/?#");
+    const char *at = memrchr(authority, '@', auth_len);
+    if (!at) {
+        snprintf(out, out_len, "%s", url);
+        return;
+    }
+    snprintf(out, out_len, "%.*s***@%s", (int)(authority - url), url, at + 1);
+}
+
+static int setup_handle(struct mm_http *http, const struct mm_http_options *opt)
+{
+    if (!http->curl) {
+        http->curl = curl_easy_init();
+        if (!http->curl)
+            return -1;
+    }
+    CURL *c = http->curl;
+    long connect_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : opt->timeout_ms;
+    if (connect_ms > opt->timeout_ms)
+        connect_ms = opt->timeout_ms;
+    /* NOSIGNAL: curl must not use SIGALRM inside collectd's threads. */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_URL, opt->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, opt->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, opt->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opt->max_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, http);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mtproxy-monitor");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opt->verify_peer ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opt->verify_host ? 2L : 0L);
+    if (opt->ca_cert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_cert);
+    if (opt->user) {
+        curl_easy_setopt(c, CURLOPT_USERNAME, opt->user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, opt->password ? opt->password : "");
+    }
+    return 0;
+}
+
+int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *err, size_t err_len)
+{
+    char url[512];
+    mm_http_redact_url(opt->url, url, sizeof(url));
+
+    http->len = 0;
+    http->too_big = 0;
+    http->status = 0;
+    http->content_type[0] = '\0';
+    http->max = opt->max_body;
+    if (http->body)
+        http->body[0] = '\0';
+
+    if (setup_handle(http, opt) != 0) {
+        snprintf(err, err_len, "%s: cannot create a curl handle", url);
+        return MM_HTTP_FAIL_INTERNAL;
+    }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, curl_err);
+    CURLcode rc = curl_easy_perform(http->curl);
+    curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, NULL);
+
+    curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &http->status);
+    char *ctype = NULL;
+    curl_easy_getinfo(http->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    if (ctype)
+        snprintf(http->content_type, sizeof(http->content_type), "%s", ctype);
+
+    if (http->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(err, err_len, "%s: response body larger than %zu bytes", url, opt->max_body);
+        return MM_HTTP_FAIL_TOO_BIG;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(err, err_len, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+        return (int)rc;
+    }
+    if (http->status != 200) {
+        snprintf(err, err_len, "%s: HTTP status %ld", url, http->status);
+        return MM_HTTP_FAIL_STATUS + (int)(http->status % 1000);
+    }
+    if (!http->body) {
+        /* An empty 200: hand the parser an empty string, not NULL. */
+        http->body = malloc(1);
+        if (!http->body) {
+            snprintf(err, err_len, "%s: out of memory", url);
+            return MM_HTTP_FAIL_INTERNAL;
+        }
+        http->cap = 1;
+        http->body[0] = '\0';
+    }
+    return 0;
+}
+
+bool mm_http_is_text_plain(const struct mm_http *http)
+{
+    return !http->content_type[0] || strncasecmp(http->content_type, "text/plain", 10) == 0;
+}
