@@ -44,8 +44,9 @@ static int register_instance(struct plugin_instance_config *cfg)
         ERROR(PLUGIN_NAME " plugin: out of memory");
         return -1;
     }
-    /* The logger names the instance: its name lives as long as inst. */
-    inst->log = (struct mm_logger){ log_to_collectd, inst->cfg.name };
+    /* The logger names the instance: its name lives as long as inst (the
+     * core's redactor stays in place). */
+    mm_instance_set_logger(inst, &(struct mm_logger){ log_to_collectd, inst->cfg.name });
 
     char callback_name[128];
     ssnprintf(callback_name, sizeof(callback_name), PLUGIN_NAME "/%s", inst->cfg.name);

@@ -18,13 +18,24 @@
 
 /* getopt_long values: core options are their table index, the front's own
  * flags start here. */
-enum { OPT_INSTANCE = 1000, OPT_ONCE, OPT_FORMAT, OPT_INTERVAL, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_INSTANCE = 1000,
+    OPT_ONCE,
+    OPT_FORMAT,
+    OPT_INTERVAL,
+    OPT_IDLE_WARNING,
+    OPT_PASSWORD_ENV,
+    OPT_HELP,
+    OPT_VERSION
+};
 
 static const struct option front_options[] = {
     { "instance", required_argument, NULL, OPT_INSTANCE },
     { "once", no_argument, NULL, OPT_ONCE },
     { "format", required_argument, NULL, OPT_FORMAT },
     { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "idle-warning", required_argument, NULL, OPT_IDLE_WARNING },
+    { "password-env", required_argument, NULL, OPT_PASSWORD_ENV },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
 };
@@ -109,6 +120,11 @@ static void usage(FILE *out)
     usage_row(out, "--once", "gather once, print, exit");
     usage_row(out, "--format FORMAT", "output: influx (line protocol), json or text (default: influx)");
     usage_row(out, "--interval DURATION", "also gather on this schedule, for signal = \"none\" (default: off)");
+    usage_row(out, "--idle-warning DURATION",
+              "without --interval: one W! line when no gather is requested in this time; 0 = never (default: 30s)");
+    usage_row(out, "--password-env NAME",
+              "HTTP basic-auth password from this environment variable (default: MTPROXY_PASSWORD when set "
+              "and --user is given without a password)");
     usage_row(out, "--help", "this text");
     usage_row(out, "--version", "print the version");
     fprintf(out, "\nDURATION: 500ms, 2s, 1.5m, or a number of seconds. BOOL: true or false.\n");
@@ -118,6 +134,8 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
     mm_instance_config_defaults(&opts->core);
+    opts->idle_warning_s = EXECD_DEFAULT_IDLE_WARNING_S;
+    const char *password_env = NULL;
     struct option long_options[MAX_OPTIONS];
     build_long_options(long_options);
     opterr = 0;
@@ -129,7 +147,11 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             struct mm_option_value v = { .kind = MM_VALUE_TEXT, .text = optarg ? optarg : "true" };
             char err[256];
             if (mm_option_apply(opt, &opts->core, &v, err, sizeof(err)) != 0) {
-                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag, err);
+                if (mm_option_is_secret(opt))
+                    fprintf(stderr, "E! mtproxy-telegraf: invalid value for --%s: %s\n", opt->flag, err);
+                else
+                    fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag,
+                            err);
                 return 2;
             }
             continue;
@@ -162,6 +184,18 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
                 return 2;
             }
             break;
+        case OPT_IDLE_WARNING:
+            if (strcmp(optarg, "0") == 0) {
+                opts->idle_warning_s = 0;
+            } else if (mm_parse_duration(optarg, &opts->idle_warning_s) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --idle-warning: a duration such as "
+                                "30s, or 0 for never\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_PASSWORD_ENV:
+            password_env = optarg;
+            break;
         case OPT_INTERVAL:
             if (mm_parse_duration(optarg, &opts->interval_s) != 0) {
                 fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --interval: a duration such as "
@@ -188,6 +222,23 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
         return 2;
     }
     char err[256];
+    if (password_env) {
+        const char *secret = getenv(password_env);
+        if (!secret) {
+            fprintf(stderr, "E! mtproxy-telegraf: --password-env: the variable %s is not set\n", password_env);
+            return 2;
+        }
+        if (mm_config_set_password(&opts->core, secret, MM_PASSWORD_ENV, err, sizeof(err)) != 0) {
+            fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
+            return 2;
+        }
+    } else if (opts->core.user && !opts->core.password) {
+        const char *secret = getenv(EXECD_PASSWORD_ENV);
+        if (secret && *secret && mm_config_set_password(&opts->core, secret, MM_PASSWORD_ENV, err, sizeof(err)) != 0) {
+            fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
+            return 2;
+        }
+    }
     if (mm_instance_config_check(&opts->core, err, sizeof(err)) != 0) {
         fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
         return 2;

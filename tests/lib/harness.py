@@ -206,7 +206,7 @@ class _ServerProcess:
 class StatsServer(_ServerProcess):
     """tests/stats_server.py in a temp dir, with a control file and a port file.
 
-    StatsServer(mode='ok', static=False, fixture=None, port=0)
+    StatsServer(mode='ok', static=False, fixture=None, port=0, cap=None)
       .port, .url ('http://127.0.0.1:PORT/stats'), .base_url ('http://127.0.0.1:PORT')
       .set_mode(mode, timeout=5)  switch modes; returns once the server applied it
       .log_text()                 the server's stderr (one line per request)
@@ -216,8 +216,9 @@ class StatsServer(_ServerProcess):
 
     NAME = 'stats_server'
 
-    def __init__(self, mode='ok', static=False, fixture=None, port=0):
+    def __init__(self, mode='ok', static=False, fixture=None, port=0, cap=None):
         self.mode = mode
+        self.cap = cap
         self.static = static
         if fixture and not os.path.isabs(fixture) and not os.path.exists(fixture):
             fixture = os.path.join(FIXTURES_DIR, fixture)
@@ -246,6 +247,8 @@ class StatsServer(_ServerProcess):
                 '--control-file', self.control_file, '--port-file', self.port_file]
         if self.static:
             argv.append('--static')
+        if self.cap:
+            argv += ['--cap', str(self.cap)]
         if self.fixture:
             argv += ['--fixture', self.fixture]
         self.proc = _spawn(argv, self.tmp, self.log_file)
