@@ -383,9 +383,7 @@ int main(int argc, char **argv)
     snprintf(instance_name, sizeof(instance_name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
     struct mm_logger log = { .emit = log_to_stderr, .ctx = instance_name };
     int status = 1;
-    if (mm_instance_init(&inst, &opts.core, &log) != 0) {
-        fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
-    } else {
+    if (mm_instance_init(&inst, &opts.core, &log) == 0) { /* else the reason is logged */
         inst.cancel_fd = stop_fd;
         struct loop lp = { .inst = &inst, .opts = &opts, .stop_fd = stop_fd, .trigger_fd = trigger_fd };
         int stderr_flags = nonblocking(STDERR_FILENO);

@@ -91,7 +91,7 @@ class TinyServer:
 
 
 def block(url, extra=''):
-    return '<Instance "main">\n  URL "%s"\n  Timeout 0.5\n  CollectSockets false\n%s</Instance>\n' % (url, extra)
+    return '<Instance "main">\n  URL "%s"\n  Timeout 500\n  CollectSockets false\n%s</Instance>\n' % (url, extra)
 
 
 class Schemes(unittest.TestCase):
@@ -186,9 +186,9 @@ class CredentialsWithAnyCharacters(unittest.TestCase):
             blocks = []
             for i, pw in enumerate(ODD_PASSWORDS):
                 url = srv.url.replace('http://', 'http://admin-Pa55:%s@' % pw)
-                blocks.append('<Instance "u%d">\n  URL %s\n  Timeout 0.3\n  CollectSockets false\n</Instance>\n'
+                blocks.append('<Instance "u%d">\n  URL %s\n  Timeout 300\n  CollectSockets false\n</Instance>\n'
                               % (i, cd_string(url)))
-                blocks.append('<Instance "p%d">\n  URL "%s"\n  Timeout 0.3\n  CollectSockets false\n'
+                blocks.append('<Instance "p%d">\n  URL "%s"\n  Timeout 300\n  CollectSockets false\n'
                               '  User "user-Pa55"\n  Password %s\n</Instance>\n' % (i, srv.url, cd_string(pw)))
             with Collectd(''.join(blocks), interval=0.5) as cd:
                 for i in range(len(ODD_PASSWORDS)):
