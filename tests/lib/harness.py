@@ -459,6 +459,7 @@ class Collectd:
       extra_types_db:   a path or a list of paths added after Debian's types.db
       extra_conf:       more config for stock plugins, placed before the PluginDir switch
       load_plugin:      False = do not load mtproxy at all (for testing the harness itself)
+      hostname:         collectd's Hostname (default HOSTNAME; several hosts of a fleet in one test)
       wait:             start() waits for the unixsock socket (raises if collectd exits first)
       .getval(identifier) -> {'value': 1.0, ...} or None          identifier: [host/]plugin-inst/type-tinst
       .listval() -> ['testhost/mtproxy-main/gauge-up', ...]
@@ -469,7 +470,8 @@ class Collectd:
     """
 
     def __init__(self, plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
-                 extra_conf='', load_plugin=True, wait=True):
+                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME):
+        self.hostname = hostname
         self.plugin_conf_text = plugin_conf_text
         self.interval = interval
         self.build_dir = _abs_build(build_dir)
@@ -487,7 +489,7 @@ class Collectd:
         t = self.tmp
         types = ' '.join('"%s"' % p for p in [TYPES_DB] + self.extra_types_db)
         conf = [
-            'Hostname "%s"' % HOSTNAME,
+            'Hostname "%s"' % self.hostname,
             'FQDNLookup false',
             'BaseDir "%s"' % t,
             'PIDFile "%s/collectd.pid"' % t,
