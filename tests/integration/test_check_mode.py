@@ -108,15 +108,13 @@ class CheckMode(unittest.TestCase):
                              'WARNING')
 
     def _fake(self, files, nofile):
-        fake = FakeProxy(workers=1, threads=1, files=files)
-        fake.args += ['-N', str(nofile)]
-        return fake
+        return FakeProxy(workers=1, threads=1, files=files, extra=['-N', str(nofile)])
 
     def test_descriptors_against_the_limit(self):
         with StatsServer(static=True, fixture=HEALTHY) as srv:
             # fds of the fullest process / RLIMIT_NOFILE: about 4 fds of 64 -> OK
             with self._fake(1, 64) as fake:
-                line, _ = self.assertCheck(['--url', srv.url, '--pidfile', fake.pidfile], 'OK', ['descriptors at'])
+                line, _ = self.assertCheck(['--url', srv.url] + fake.execd_args(), 'OK', ['descriptors at'])
                 pct = float(perfdata(line)['fd_usage'][0].rstrip('%'))
                 self.assertEqual(pct, round(100.0 * fake.info['fds_master'] / 64, 1))
             # about 85 % -> WARNING, about 95 % -> CRITICAL; the fake says how many it holds
@@ -127,10 +125,10 @@ class CheckMode(unittest.TestCase):
                     pct = 100.0 * fake.info['fds_master'] / nofile
                     expect = 'CRITICAL' if pct > 90 else 'WARNING' if pct > 80 else 'OK'
                     self.assertEqual(expect, status, fake.info)
-                    line, _ = self.assertCheck(['--url', srv.url, '--pidfile', fake.pidfile], status,
+                    line, _ = self.assertCheck(['--url', srv.url] + fake.execd_args(), status,
                                                ['%s: descriptors at' % status])
                     self.assertEqual(perfdata(line)['fd_usage'][1:], ['80', '90', '0', '100'])
-                    self.assertCheck(['--url', srv.url, '--pidfile', fake.pidfile, '--warn-fd-percent', '97',
+                    self.assertCheck(['--url', srv.url] + fake.execd_args() + ['--warn-fd-percent', '97',
                                       '--crit-fd-percent', '99'], 'OK')
 
     def test_bad_command_line_is_unknown(self):
