@@ -31,9 +31,10 @@
 #include <unistd.h>
 
 #include "core/instance.h"
-#include "options.h"
+#include "outputs/check_output.h"
 #include "outputs/json_output.h"
 #include "outputs/line_protocol.h"
+#include "options.h"
 #include "outputs/text_output.h"
 #include "stdout_writer.h"
 
@@ -65,14 +66,24 @@ static void block_signals(sigset_t *stop, sigset_t *trigger)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The logger's context: the instance name for the prefix, and the last error
+ * (--check puts it in its status line: Nagios shows stdout, not stderr). */
+struct front_log {
+    char name[64];
+    char last_error[256];
+};
+
 /* stderr is non-blocking too (see main): a log line the reader does not
  * take within a moment is dropped rather than hang the loop. Lines are
  * shorter than PIPE_BUF, so a pipe takes each whole or not at all. */
 static void log_to_stderr(void *ctx, enum mm_log_level level, const char *message)
 {
     static const char prefix[] = { 'E', 'W', 'I', 'D' };
+    struct front_log *fl = ctx;
+    if (level == MM_LOG_ERROR)
+        snprintf(fl->last_error, sizeof(fl->last_error), "%s", message);
     char line[1200];
-    int n = snprintf(line, sizeof(line), "%c! [mtproxy %s] %s\n", prefix[level], (const char *)ctx, message);
+    int n = snprintf(line, sizeof(line), "%c! [mtproxy %s] %s\n", prefix[level], fl->name, message);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
@@ -357,6 +368,10 @@ int main(int argc, char **argv)
     int rc = execd_parse_options(argc, argv, &opts);
     if (rc != 0) {
         execd_options_free(&opts);
+        if (rc != 1 && execd_wants_check(argc, argv)) {
+            printf("MTPROXY UNKNOWN - bad command line (the reason is on stderr)\n");
+            return MM_CHECK_UNKNOWN;
+        }
         return rc == 1 ? 0 : 2;
     }
     int stop_fd = signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -379,11 +394,22 @@ int main(int argc, char **argv)
     }
 
     struct mm_instance inst;
-    char instance_name[64];
-    snprintf(instance_name, sizeof(instance_name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
-    struct mm_logger log = { .emit = log_to_stderr, .ctx = instance_name };
+    struct front_log flog = { .last_error = "" };
+    snprintf(flog.name, sizeof(flog.name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
+    struct mm_logger log = { log_to_stderr, &flog };
     int status = 1;
-    if (mm_instance_init(&inst, &opts.core, &log) == 0) { /* else the reason is logged */
+    if (mm_instance_init(&inst, &opts.core, &log) != 0) { /* the reason is logged */
+        if (opts.check) {
+            printf("MTPROXY UNKNOWN - %s: %s\n", flog.name, flog.last_error[0] ? flog.last_error : "cannot start");
+            status = MM_CHECK_UNKNOWN;
+        }
+    } else if (opts.check) {
+        /* one gather judged; the exit status is the check's (monitoring-plugins) */
+        inst.cancel_fd = stop_fd;
+        flog.last_error[0] = '\0';
+        mm_instance_gather(&inst);
+        status = (int)mm_check_write(stdout, &inst.snap, inst.cfg.name, &opts.limits, flog.last_error);
+    } else {
         inst.cancel_fd = stop_fd;
         struct loop lp = { .inst = &inst, .opts = &opts, .stop_fd = stop_fd, .trigger_fd = trigger_fd };
         int stderr_flags = nonblocking(STDERR_FILENO);
