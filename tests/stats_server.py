@@ -126,7 +126,8 @@ class Stats:
         self.static = static
         self.lock = threading.Lock()
         self.lines = []   # [key, value] pairs, bytes; order kept
-        for line in data.split(b'\n'):
+        # static: served byte-exact, never split (a generated 64 MiB body starts at once)
+        for line in ([] if static else data.split(b'\n')):
             if not line:
                 continue
             key, _, value = line.partition(b'\t')
