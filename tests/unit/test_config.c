@@ -27,8 +27,13 @@ static void urls(void)
     CHECK_INT_EQ(mm_http_url_port("http://[::1]:2398/stats"), 2398);
     CHECK_INT_EQ(mm_http_url_port("http://localhost/stats"), 80);
     CHECK_INT_EQ(mm_http_url_port("not a url"), 0);
-    mm_http_redact_url("http://127.0.0.1:8888/stats?a=b@c", out, sizeof(out));
-    CHECK(strcmp(out, "http://127.0.0.1:8888/stats?a=b@c") == 0);
+    /* everything up to the last '@' may be userinfo: a password may hold an unencoded '/' */
+    mm_http_redact_url("http://user:se/cret@127.0.0.1:8888/stats", out, sizeof(out));
+    CHECK(strcmp(out, "http://***@127.0.0.1:8888/stats") == 0);
+    mm_http_redact_url("http://127.0.0.1:8888/stats?a=b@c", out, sizeof(out)); /* over-redacted, never leaked */
+    CHECK(strcmp(out, "http://***@c") == 0);
+    mm_http_redact_url("http://127.0.0.1:8888/stats", out, sizeof(out));
+    CHECK(strcmp(out, "http://127.0.0.1:8888/stats") == 0);
 }
 
 static void config_checks(void)
