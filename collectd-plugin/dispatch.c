@@ -55,6 +55,7 @@ static void notify(const struct mm_instance *inst, int severity, const char *typ
     va_start(ap, fmt);
     vsnprintf(n.message, sizeof(n.message), fmt, ap);
     va_end(ap);
+    mm_redact(&inst->redactor, n.message, sizeof(n.message)); /* no credential in any notification */
     sstrncpy(n.host, hostname_g, sizeof(n.host));
     sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
     sstrncpy(n.plugin_instance, inst->cfg.name, sizeof(n.plugin_instance));

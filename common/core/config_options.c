@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/number.h"
+#include "core/secret_file.h"
 
 /* ---- value conversions ---- */
 
@@ -164,7 +165,24 @@ static int set_user(struct mm_instance_config *c, const struct mm_option_value *
 
 static int set_password(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_string(&c->password, v, err, n);
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_config_set_password(c, text, MM_PASSWORD_INLINE, err, n);
+}
+
+/* Read at configuration time: a bad file stops the agent's start, and the
+ * secret then lives like an inline one (a changed file needs a restart). */
+static int set_password_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    const char *path;
+    char *secret;
+    if (value_text(v, &path, err, n) != 0 || mm_read_secret_file(path, &secret, err, n) != 0)
+        return -1;
+    int rc = mm_config_set_password(c, secret, MM_PASSWORD_FILE, err, n);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    return rc;
 }
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -216,9 +234,16 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
 static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                              size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.upstream_port = (int)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
+}
+
+static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                                size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
 }
 
 static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -275,8 +300,9 @@ static const struct mm_option options[] = {
       3600, set_timeout },
     { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0.001,
       3600, set_connect_timeout },
+    /* At most 64 MiB: the parse is linear, and the largest body parses in well under 1 s (docs/faults.md). */
     { "MaxBodySize", "max-body-size", MM_OPT_INT, false, "1048576", "bytes; a larger stats page is refused",
-      1024, 256L * 1024 * 1024, set_max_body },
+      1024, 64L * 1024 * 1024, set_max_body },
     { "FollowRedirects", "follow-redirects", MM_OPT_BOOL, false, "false", "follow HTTP redirects (http/https)",
       0, 0, set_follow_redirects },
     { "VerifyPeer", "verify-peer", MM_OPT_BOOL, false, "true", "verify the TLS certificate", 0, 0,
@@ -286,8 +312,11 @@ static const struct mm_option options[] = {
     { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 0, 0,
       set_ca_cert },
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
-    { "Password", "password", MM_OPT_STRING, false, "none", "HTTP basic-auth password (never logged)", 0, 0,
+    { "Password", "password", MM_OPT_STRING, false, "none",
+      "HTTP basic-auth password (never logged; visible in process listings: prefer the file or environment)", 0, 0,
       set_password },
+    { "PasswordFile", "password-file", MM_OPT_STRING, false, "none",
+      "file holding the HTTP basic-auth password (one line), read at start", 0, 0, set_password_file },
     { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
       "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
     { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
@@ -301,8 +330,12 @@ static const struct mm_option options[] = {
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
-    { "UpstreamPort", "upstream-port", MM_OPT_INT, false, "8888",
-      "remote port of the upstream (Telegram middle-proxy) connections; 0 = off", 0, 65535, set_upstream_port },
+    { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
+      "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
+      set_upstream_network },
+    { "UpstreamPort", "upstream-port", MM_OPT_INT, true, "any",
+      "narrows upstream connections to this remote port (8888 middle proxies, 443 data centers); 0 = no "
+      "upstream side", 0, 65535, set_upstream_port },
     { "IPsOver", "ips-over", MM_OPT_INT, false, "16",
       "ips_over_limit counts client IPs holding more connections than this", 0, 1000000, set_ips_over },
     { "IncludeLocal", "include-local", MM_OPT_BOOL, false, "false",
@@ -342,6 +375,11 @@ const struct mm_option *mm_option_by_flag(const char *flag)
         if (strcmp(options[i].flag, flag) == 0)
             return &options[i];
     return NULL;
+}
+
+bool mm_option_is_secret(const struct mm_option *opt)
+{
+    return opt->set == set_url || opt->set == set_user || opt->set == set_password;
 }
 
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,

@@ -1,11 +1,13 @@
 /* instance.c — one gather of one proxy (see instance.h). */
 #include "core/instance.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "host/process/proxy_cmdline.h"
 #include "sources/stats_parser.h"
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg)
@@ -26,6 +28,8 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->url);
     free(cfg->ca_cert);
     free(cfg->user);
+    if (cfg->password)
+        explicit_bzero(cfg->password, strlen(cfg->password));
     free(cfg->password);
     mm_process_config_free(&cfg->process);
     mm_sockets_config_free(&cfg->sockets);
@@ -36,6 +40,26 @@ static int copy_string(char **dst, const char *src)
 {
     *dst = NULL;
     return src ? mm_config_set_string(dst, src) : 0;
+}
+
+int mm_config_set_password(struct mm_instance_config *cfg, const char *value, enum mm_password_source from,
+                           char *err, size_t err_len)
+{
+    static const char *const names[] = { "", "Password (--password)", "PasswordFile (--password-file)",
+                                         "an environment variable" };
+    if (cfg->password_from != MM_PASSWORD_NONE && cfg->password_from != (int)from) {
+        snprintf(err, err_len, "the password is given twice: by %s and by %s", names[cfg->password_from],
+                 names[from]);
+        return -1;
+    }
+    if (cfg->password)
+        explicit_bzero(cfg->password, strlen(cfg->password));
+    if (mm_config_set_string(&cfg->password, value) != 0) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    cfg->password_from = (int)from;
+    return 0;
 }
 
 int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src)
@@ -58,6 +82,17 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
     }
     if (!dst->sockets.ignore)
         dst->sockets.n_ignore = 0;
+    dst->sockets.upstream_nets = NULL;
+    if (src->sockets.n_upstream_nets) {
+        size_t bytes = src->sockets.n_upstream_nets * sizeof(*src->sockets.upstream_nets);
+        dst->sockets.upstream_nets = malloc(bytes);
+        if (dst->sockets.upstream_nets)
+            memcpy(dst->sockets.upstream_nets, src->sockets.upstream_nets, bytes);
+        else
+            rc = -1;
+    }
+    if (!dst->sockets.upstream_nets)
+        dst->sockets.n_upstream_nets = 0;
     return rc ? -1 : 0;
 }
 
@@ -86,16 +121,32 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
     return 0;
 }
 
+/* Every message of the core passes here: no credential reaches the front. */
+static void redacting_emit(void *ctx, enum mm_log_level level, const char *message)
+{
+    struct mm_instance *inst = ctx;
+    if (!inst->front_log.emit)
+        return;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", message);
+    mm_redact(&inst->redactor, buf, sizeof(buf));
+    inst->front_log.emit(inst->front_log.ctx, level, buf);
+}
+
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log)
 {
     memset(inst, 0, sizeof(*inst));
     inst->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
+    inst->cancel_fd = -1;
+    mm_redactor_init(&inst->redactor);
+    inst->log = (struct mm_logger){ redacting_emit, inst };
     if (log)
-        inst->log = *log;
+        inst->front_log = *log;
     if ((!inst->cfg.name && mm_config_set_string(&inst->cfg.name, MM_DEFAULT_INSTANCE) != 0) ||
-        (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0)) {
+        (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0) ||
+        mm_redactor_add_credentials(&inst->redactor, inst->cfg.url, inst->cfg.user, inst->cfg.password) != 0) {
         mm_log(&inst->log, MM_LOG_ERROR, "out of memory");
         return -1;
     }
@@ -129,6 +180,7 @@ void mm_instance_free(struct mm_instance *inst)
     mm_http_free(&inst->http);
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
+    mm_redactor_free(&inst->redactor);
 }
 
 static double monotonic_seconds(void)
@@ -155,6 +207,15 @@ static void http_options(const struct mm_instance_config *cfg, struct mm_http_op
     opt->password = cfg->password;
 }
 
+/* The front asked to stop (its cancel descriptor is readable). */
+static bool cancelled(const struct mm_instance *inst)
+{
+    if (inst->cancel_fd < 0)
+        return false;
+    struct pollfd pfd = { .fd = inst->cancel_fd, .events = POLLIN };
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
 /* Latch kind of a body that is not a stats page (beside mm_http_get's kinds). */
 #define STATS_FAIL_NOT_STATS 3000
 
@@ -163,11 +224,13 @@ static int gather_stats(struct mm_instance *inst)
 {
     struct mm_http_options opt;
     http_options(&inst->cfg, &opt);
+    opt.cancel_fd = inst->cancel_fd;
     char err[MM_LATCH_MESSAGE_MAX - 64];
     int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
     if (failure) {
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
         snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
+        mm_redact(&inst->redactor, inst->events.reason, sizeof(inst->events.reason));
         return 0;
     }
 
@@ -184,6 +247,7 @@ static int gather_stats(struct mm_instance *inst)
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_STATS,
                       "cannot read stats: %s", err);
         snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
+        mm_redact(&inst->redactor, inst->events.reason, sizeof(inst->events.reason));
         return 0;
     }
     mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
@@ -258,6 +322,8 @@ void mm_instance_gather(struct mm_instance *inst)
     mm_snapshot_add_double(&inst->snap, MM_GROUP_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
     mm_snapshot_add_int(&inst->snap, MM_GROUP_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
     detect_events(inst, up);
+    if (cancelled(inst)) /* the front is stopping: the rest would not be printed */
+        return;
 
     /* Independent of the stats page: a proxy whose page is down may still
      * run (and cost the host); its pid, when the page gave one, is a hint. */
@@ -268,8 +334,16 @@ void mm_instance_gather(struct mm_instance *inst)
      * ports it listens on come from the processes just found. */
     if (inst->sockets_ready) {
         int pids[256];
-        size_t n_pids = inst->process_ready ? mm_process_pids(&inst->process, pids, 256) : 0;
-        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, pids, n_pids, inst->stats_port, &inst->snap,
-                          &inst->log);
+        struct mm_sockets_proxy proxy = {pids, 0, inst->stats_port, NULL, 0};
+        struct mm_proxy_cmdline cmdline;
+        if (inst->process_ready) {
+            proxy.n_pids = mm_process_pids(&inst->process, pids, 256);
+            /* Readable by any user, unlike a privilege-dropping proxy's fds. */
+            if (mm_process_master_cmdline(&inst->process, &cmdline) == 0) {
+                proxy.cmdline_ports = cmdline.client_ports;
+                proxy.n_cmdline_ports = cmdline.n_client_ports;
+            }
+        }
+        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, &proxy, &inst->snap, &inst->log);
     }
 }
