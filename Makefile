@@ -122,7 +122,7 @@ fuzz-replay: fuzz-build
 # is fixed: the sources are copied to build/deb/mtproxy-monitor-$(PKG_VERSION)/ with
 # packaging/debian as debian/.
 PKG_VERSION = 0.1.0
-PKG_SOURCES = Makefile README.md common collectd-plugin telegraf-execd packaging docs tests/unit tests/tools tests/fixtures
+PKG_SOURCES = Makefile README.md LICENSE common collectd-plugin telegraf-execd packaging docs tests/unit tests/tools tests/fixtures
 .PHONY: deb rpm
 deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/mtproxy-monitor-$(PKG_VERSION) $(BUILD)/packages

@@ -3,7 +3,7 @@
 # only those missing, so `make test` and `make demo` work on a fresh Debian 12.
 set -e
 PACKAGES="build-essential pkg-config clang curl python3 procps iproute2
-collectd-core collectd-dev collectd-utils libyajl2 libmicrohttpd12 libprotobuf-c1
+collectd collectd-core collectd-dev collectd-utils libyajl2 libmicrohttpd12 libprotobuf-c1
 libcurl4-openssl-dev libyajl-dev libmaxminddb-dev mmdb-bin
 influxdb influxdb-client valgrind man-db groff-base debhelper dpkg-dev fakeroot lintian rpm rpmlint"
 missing=""

@@ -7,15 +7,20 @@ a minute. rpm: `make rpm` is built once too, when rpmbuild is there (its content
 installed: this is a Debian machine).
 """
 import os
+import glob
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import ROOT_DIR, Collectd, StatsServer  # noqa: E402
+from harness import ROOT_DIR, Collectd, StatsServer, free_port, wait_until  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
 PACKAGES = ('collectd-mtproxy', 'telegraf-mtproxy')
@@ -101,7 +106,8 @@ class DebPackages(unittest.TestCase):
             self.assertIn('libcurl4', dep, p)       # shlibs-derived
             self.assertIn('libc6', dep, p)
         rc, dep = _run(['dpkg-query', '-W', '-f=${Depends}', 'collectd-mtproxy'], timeout=30)
-        self.assertIn('collectd-core', dep)
+        # Debian's collectd (the main collectd.conf that collectd.service needs), not collectd-core alone
+        self.assertRegex(dep, r'(^|, )collectd(,|$| )')
         rc, conff = _run(['dpkg-query', '-W', '-f=${Conffiles}', 'collectd-mtproxy'], timeout=30)
         self.assertIn(COLLECTD_SNIPPET, conff)
         # the man page renders (man reads the installed, gzipped page by name)
@@ -173,6 +179,209 @@ class DebPackages(unittest.TestCase):
                 if os.path.isdir(d):
                     self.assertFalse([n for n in os.listdir(d) if n.startswith('mtproxy') and
                                       n.endswith(leftover)], d)
+
+
+SYSTEM_UNIT = '/lib/systemd/system/collectd.service'
+PROM_SNIPPET = '/etc/collectd/collectd.conf.d/write_prometheus.conf'
+
+
+def _unit_entries(path):
+    """[(key, value)] of a systemd unit file, in order (comments and sections dropped)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in '#;[' or '=' not in line:
+                continue
+            k, v = line.split('=', 1)
+            out.append((k.strip(), v.strip()))
+    return out
+
+
+def _unit_argv(value):
+    """An Exec*= value as argv: systemd's prefixes (-, @, +, !, :) stripped, words split."""
+    value = value.lstrip('-@+!:')
+    return shlex.split(value)
+
+
+def _env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith('#') and '=' in line:
+                k, v = line.split('=', 1)
+                env[k.strip()] = v.strip().strip('"')
+    return env
+
+
+def _prom_value(text, name, labels):
+    """The value of the first sample of `name` whose labels include `labels`, or None."""
+    for line in text.splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)', line)
+        if m and m.group(1) == name:
+            got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
+            if all(got.get(k) == v for k, v in labels.items()):
+                return float(m.group(3)), got
+    return None
+
+
+@unittest.skipUnless(CAN_BUILD and shutil.which('apt-get'),
+                     'needs root, apt-get and dpkg-buildpackage (tests/install-deps.sh)')
+class DebNewcomerPath(unittest.TestCase):
+    """The README's collectd path, literally: `apt install` of the .deb with the packages the README
+    names, the URL edited in the installed snippet, write_prometheus enabled as the README says,
+    then collectd started the way Debian's collectd.service starts it (systemd is not PID 1 here, so
+    the unit's own ExecStartPre and ExecStart lines are run, read from the installed unit file, with
+    its EnvironmentFile and a NOTIFY_SOCKET for Type=notify), and a value read from its scrape."""
+
+    def setUp(self):
+        if not os.path.isdir(PKG_DIR) or 'collectd-mtproxy' not in _debs():
+            rc, out = _run(['make', '-s', 'deb'])
+            self.assertEqual(rc, 0, out[-4000:])
+        _purge()
+        self.addCleanup(_purge)
+        self.tmp = tempfile.mkdtemp(prefix='mtpm-newcomer-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def _readme_install_command(self):
+        with open(os.path.join(ROOT_DIR, 'README.md')) as f:
+            readme = f.read()
+        m = re.search(r'^\s*(?:sudo )?(apt(?:-get)? install [^\n]*\./build/packages/collectd-mtproxy_\*\.deb[^\n]*)$',
+                      readme, re.M)
+        self.assertTrue(m, 'README has no apt install line for collectd-mtproxy')
+        argv = shlex.split(m.group(1))
+        self.assertIn('libmicrohttpd12', argv)      # write_prometheus's libraries are stated
+        self.assertIn('libprotobuf-c1', argv)
+        deb = _debs()['collectd-mtproxy']
+        # `apt` warns that its CLI is unstable in scripts; apt-get takes the same arguments
+        return [('apt-get' if a == 'apt' else deb if a.startswith('./build/packages/') else a) for a in argv]
+
+    def test_collectd_starts_with_the_plugin_as_debian_starts_it(self):
+        argv = self._readme_install_command() + ['-y', '-q']
+        rc, out = _run(argv, timeout=600, env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+        self.assertEqual(rc, 0, out[-3000:])
+        # the main config comes from Debian's collectd package, pulled in by the dependency
+        rc, owner = _run(['dpkg', '-S', '/etc/collectd/collectd.conf'], timeout=30)
+        self.assertEqual(rc, 0, owner)
+        self.assertTrue(owner.startswith('collectd:'), owner)
+        rc, dep = _run(['dpkg-query', '-W', '-f=${Depends}', 'collectd-mtproxy'], timeout=30)
+        self.assertRegex(dep, r'(^|, )collectd(,|$| )')
+        # README: edit the URL in the installed snippet; add write_prometheus
+        with StatsServer() as srv:
+            with open(COLLECTD_SNIPPET) as f:
+                snippet = f.read()
+            self.addCleanup(self._restore, COLLECTD_SNIPPET, snippet)
+            with open(COLLECTD_SNIPPET, 'w') as f:
+                f.write(snippet.replace('http://127.0.0.1:8888/stats', srv.url))
+            port = free_port()      # README: write_prometheus listens on 9103; a free port here
+            with open(PROM_SNIPPET, 'w') as f:
+                f.write('LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port)
+            self.addCleanup(lambda: os.path.exists(PROM_SNIPPET) and os.unlink(PROM_SNIPPET))
+            rrd_before = set(glob.glob('/var/lib/collectd/rrd/*')) | set(glob.glob('/var/lib/collectd/rrd/*/*'))
+            self.addCleanup(self._remove_new_rrds, rrd_before)
+            proc = self._start_like_systemd()
+            try:
+                got = {}
+
+                def up():
+                    try:
+                        with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=2) as r:
+                            got['text'] = r.read().decode('utf-8')
+                    except OSError:
+                        return False
+                    got['up'] = _prom_value(got['text'], 'collectd_mtproxy_gauge',
+                                            {'mtproxy': 'main', 'type': 'up'})
+                    return got['up'] is not None and got['up'][0] == 1.0
+                ok = wait_until(up, 30, 0.5)
+                self.assertTrue(ok, 'no mtproxy up=1 from the system collectd; scrape:\n%s\nlog:\n%s'
+                                % (got.get('text', '')[-1500:], self._log()))
+                conns = _prom_value(got['text'], 'collectd_mtproxy_gauge',
+                                    {'mtproxy': 'main', 'type': 'total_special_connections'})
+                self.assertIsNotNone(conns, got['text'][-1500:])
+                # Debian's collectd.conf also writes RRDs: the plugin's values are there too
+                self.assertTrue(wait_until(lambda: glob.glob('/var/lib/collectd/rrd/*/mtproxy-main/gauge-up.rrd'),
+                                           15, 0.5), self._log())
+                self.assertIsNone(proc.poll())
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+    def _log(self):
+        path = os.path.join(self.tmp, 'collectd.out')
+        return open(path, errors='replace').read()[-3000:] if os.path.exists(path) else ''
+
+    @staticmethod
+    def _restore(path, text):
+        if os.path.exists(path):
+            with open(path, 'w') as f:
+                f.write(text)
+
+    @staticmethod
+    def _remove_new_rrds(before):
+        """What Debian's collectd.conf (rrdtool, cpu, df ...) wrote during the test, and only that."""
+        for d in sorted(set(glob.glob('/var/lib/collectd/rrd/*')) - before):
+            shutil.rmtree(d, ignore_errors=True)
+        for d in set(glob.glob('/var/lib/collectd/rrd/*/*')) - before:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def _start_like_systemd(self):
+        """ConditionPathExists checked, EnvironmentFile read, ExecStartPre run (must exit 0), ExecStart
+        spawned with NOTIFY_SOCKET; returns once collectd says READY=1 (Type=notify)."""
+        self.assertTrue(os.path.exists(SYSTEM_UNIT), SYSTEM_UNIT)
+        entries = _unit_entries(SYSTEM_UNIT)
+        env = dict(os.environ)
+        pre, start = [], None
+        for k, v in entries:
+            if k == 'ConditionPathExists':
+                neg = v.startswith('!')
+                path = v.lstrip('!|')
+                self.assertEqual(os.path.exists(path), not neg, 'the unit would not start: %s=%s' % (k, v))
+            elif k == 'EnvironmentFile':
+                path = v.lstrip('-')
+                if os.path.exists(path):
+                    env.update(_env_file(path))
+                else:
+                    self.assertTrue(v.startswith('-'), v)
+            elif k == 'ExecStartPre':
+                pre.append(_unit_argv(v))
+            elif k == 'ExecStart':
+                start = _unit_argv(v)
+            elif k == 'Type':
+                self.assertEqual(v, 'notify')
+        self.assertTrue(start, 'no ExecStart in ' + SYSTEM_UNIT)
+        for argv in pre:
+            rc, out = _run(argv, timeout=60, env=env)
+            self.assertEqual(rc, 0, '%s: %s' % (' '.join(argv), out))
+        notify_path = os.path.join(self.tmp, 'notify')
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(notify_path)
+        env['NOTIFY_SOCKET'] = notify_path
+        out = open(os.path.join(self.tmp, 'collectd.out'), 'wb')
+        self.addCleanup(out.close)
+        proc = subprocess.Popen(start, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + 30
+        ready = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                msg = sock.recv(4096).decode('utf-8', 'replace')
+            except socket.timeout:
+                continue
+            if 'READY=1' in msg.split('\n'):
+                ready = True
+                break
+        if not ready:
+            proc.kill()
+            proc.wait(timeout=10)
+        self.assertTrue(ready, 'collectd never sent READY=1 (rc %s):\n%s' % (proc.poll(), self._log()))
+        return proc
 
 
 @unittest.skipUnless(shutil.which('rpmbuild'), 'rpmbuild not installed (Debian package rpm)')

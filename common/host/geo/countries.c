@@ -74,3 +74,26 @@ size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *
         c->n = top;
     return c->n;
 }
+
+uint32_t mm_country_pack(const char *code)
+{
+    size_t len = strlen(code);
+    if (len == 0 || len > 3)
+        return MM_COUNTRY_PACKED_UNKNOWN;
+    uint32_t v = 0;
+    for (size_t i = 0; i < len; i++)
+        v |= (uint32_t)(unsigned char)code[i] << (8 * i);
+    return v;
+}
+
+void mm_country_unpack(uint32_t packed, char out[MM_COUNTRY_CODE_MAX])
+{
+    if (packed == MM_COUNTRY_PACKED_UNKNOWN || packed == 0 || packed > 0xffffff) {
+        memcpy(out, "unknown", 8);
+        return;
+    }
+    size_t i = 0;
+    for (; i < 3 && (packed >> (8 * i)) & 0xff; i++)
+        out[i] = (char)((packed >> (8 * i)) & 0xff);
+    out[i] = '\0';
+}

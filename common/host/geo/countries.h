@@ -35,4 +35,11 @@ void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connect
  * c->items; other->unique_ips == 0 means there is nothing to report as other. */
 size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *other);
 
+/* A code as a non-zero number and back, for tables that keep a country per
+ * address: up to 3 characters ("DE") as bytes, "unknown" and any longer
+ * code as MM_COUNTRY_PACKED_UNKNOWN. */
+#define MM_COUNTRY_PACKED_UNKNOWN 0xffffffffu
+uint32_t mm_country_pack(const char *code);
+void mm_country_unpack(uint32_t packed, char out[MM_COUNTRY_CODE_MAX]);
+
 #endif
