@@ -116,6 +116,9 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1; /* mm_instance_config_check names it */
         inst->source_fixed = true;
     }
+    inst->stats_port = mm_http_url_port(inst->cfg.url);
+    /* A proxy whose command line names another stats port is not this one. */
+    inst->cfg.process.stats_port = inst->stats_port;
     if (inst->cfg.collect_process) {
         if (mm_process_state_init(&inst->process, &inst->cfg.process, &inst->log) != 0)
             return -1;
@@ -128,7 +131,6 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
         }
         inst->sockets_ready = true;
     }
-    inst->stats_port = mm_http_url_port(inst->cfg.url);
     return 0;
 }
 

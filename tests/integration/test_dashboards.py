@@ -165,7 +165,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
     def test_influxdb_dashboard_queries(self):
         dash = load(INFLUX_DASH)
         with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx:
-            args = ['--url', srv.url, '--pidfile', fake.pidfile, '--client-port', str(h.port),
+            args = ['--url', srv.url, '--client-port', str(h.port)] + fake.execd_args() + [
                     '--geoip', self.mmdb, '--include-local']
             lines = []
             with Execd(args) as ex:
@@ -216,8 +216,8 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
         port = free_port()
         extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
         with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv:
-            conf = ('<Instance "main">\n  URL "%s"\n  PidFile "%s"\n  ClientPort %d\n  IncludeLocal true\n'
-                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.pidfile, h.port, self.mmdb))
+            conf = ('<Instance "main">\n  URL "%s"\n%s  ClientPort %d\n  IncludeLocal true\n'
+                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
             with Collectd(conf, extra_conf=extra) as cd:
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 cd.wait_for('mtproxy-main/derive-stats-tot_forwarded_queries', timeout=10,
