@@ -47,6 +47,7 @@ static void dispatch_events(const struct mm_instance *inst)
         const struct mm_event *e = &inst->events.list[i];
         notification_t n = { .severity = severities[e->severity], .time = cdtime() };
         ssnprintf(n.message, sizeof(n.message), "MTProxy \"%s\" %s", inst->cfg.name, e->message);
+        mm_redact(&inst->redactor, n.message, sizeof(n.message)); /* no credential in any notification */
         sstrncpy(n.host, hostname_g, sizeof(n.host));
         sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
         sstrncpy(n.plugin_instance, inst->cfg.name, sizeof(n.plugin_instance));

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/number.h"
+#include "core/secret_file.h"
 
 /* ---- value conversions ---- */
 
@@ -164,7 +165,24 @@ static int set_user(struct mm_instance_config *c, const struct mm_option_value *
 
 static int set_password(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_string(&c->password, v, err, n);
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_config_set_password(c, text, MM_PASSWORD_INLINE, err, n);
+}
+
+/* Read at configuration time: a bad file stops the agent's start, and the
+ * secret then lives like an inline one (a changed file needs a restart). */
+static int set_password_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    const char *path;
+    char *secret;
+    if (value_text(v, &path, err, n) != 0 || mm_read_secret_file(path, &secret, err, n) != 0)
+        return -1;
+    int rc = mm_config_set_password(c, secret, MM_PASSWORD_FILE, err, n);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    return rc;
 }
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -275,8 +293,9 @@ static const struct mm_option options[] = {
       3600, set_timeout },
     { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0.001,
       3600, set_connect_timeout },
+    /* At most 64 MiB: the parse is linear, and the largest body parses in well under 1 s (docs/faults.md). */
     { "MaxBodySize", "max-body-size", MM_OPT_INT, false, "1048576", "bytes; a larger stats page is refused",
-      1024, 256L * 1024 * 1024, set_max_body },
+      1024, 64L * 1024 * 1024, set_max_body },
     { "FollowRedirects", "follow-redirects", MM_OPT_BOOL, false, "false", "follow HTTP redirects (http/https)",
       0, 0, set_follow_redirects },
     { "VerifyPeer", "verify-peer", MM_OPT_BOOL, false, "true", "verify the TLS certificate", 0, 0,
@@ -286,8 +305,11 @@ static const struct mm_option options[] = {
     { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 0, 0,
       set_ca_cert },
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
-    { "Password", "password", MM_OPT_STRING, false, "none", "HTTP basic-auth password (never logged)", 0, 0,
+    { "Password", "password", MM_OPT_STRING, false, "none",
+      "HTTP basic-auth password (never logged; visible in process listings: prefer the file or environment)", 0, 0,
       set_password },
+    { "PasswordFile", "password-file", MM_OPT_STRING, false, "none",
+      "file holding the HTTP basic-auth password (one line), read at start", 0, 0, set_password_file },
     { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
       "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
     { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
@@ -342,6 +364,11 @@ const struct mm_option *mm_option_by_flag(const char *flag)
         if (strcmp(options[i].flag, flag) == 0)
             return &options[i];
     return NULL;
+}
+
+bool mm_option_is_secret(const struct mm_option *opt)
+{
+    return opt->set == set_url || opt->set == set_user || opt->set == set_password;
 }
 
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,

@@ -53,6 +53,10 @@ const struct mm_option *mm_option_at(size_t i);
 const struct mm_option *mm_option_by_collectd_name(const char *name); /* case-insensitive */
 const struct mm_option *mm_option_by_flag(const char *flag);
 
+/* The option's value may hold a credential (URL, User, Password): a front
+ * never echoes it in a message. */
+bool mm_option_is_secret(const struct mm_option *opt);
+
 /* Converts, range-checks and stores a value; -1 with a reason (not naming
  * the option: the front names it in its own spelling). */
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,

@@ -1,6 +1,7 @@
 /* instance.c — one gather of one proxy (see instance.h). */
 #include "core/instance.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->url);
     free(cfg->ca_cert);
     free(cfg->user);
+    if (cfg->password)
+        explicit_bzero(cfg->password, strlen(cfg->password));
     free(cfg->password);
     free(cfg->source);
     mm_process_config_free(&cfg->process);
@@ -36,6 +39,26 @@ static int copy_string(char **dst, const char *src)
 {
     *dst = NULL;
     return src ? mm_config_set_string(dst, src) : 0;
+}
+
+int mm_config_set_password(struct mm_instance_config *cfg, const char *value, enum mm_password_source from,
+                           char *err, size_t err_len)
+{
+    static const char *const names[] = { "", "Password (--password)", "PasswordFile (--password-file)",
+                                         "an environment variable" };
+    if (cfg->password_from != MM_PASSWORD_NONE && cfg->password_from != (int)from) {
+        snprintf(err, err_len, "the password is given twice: by %s and by %s", names[cfg->password_from],
+                 names[from]);
+        return -1;
+    }
+    if (cfg->password)
+        explicit_bzero(cfg->password, strlen(cfg->password));
+    if (mm_config_set_string(&cfg->password, value) != 0) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    cfg->password_from = (int)from;
+    return 0;
 }
 
 int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src)
@@ -94,16 +117,32 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
     return 0;
 }
 
+/* Every message of the core passes here: no credential reaches the front. */
+static void redacting_emit(void *ctx, enum mm_log_level level, const char *message)
+{
+    struct mm_instance *inst = ctx;
+    if (!inst->front_log.emit)
+        return;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", message);
+    mm_redact(&inst->redactor, buf, sizeof(buf));
+    inst->front_log.emit(inst->front_log.ctx, level, buf);
+}
+
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log)
 {
     memset(inst, 0, sizeof(*inst));
     inst->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
+    inst->cancel_fd = -1;
+    mm_redactor_init(&inst->redactor);
+    inst->log = (struct mm_logger){ redacting_emit, inst };
     if (log)
-        inst->log = *log;
+        inst->front_log = *log;
     if ((!inst->cfg.name && mm_config_set_string(&inst->cfg.name, MM_DEFAULT_INSTANCE) != 0) ||
-        (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0)) {
+        (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0) ||
+        mm_redactor_add_credentials(&inst->redactor, inst->cfg.url, inst->cfg.user, inst->cfg.password) != 0) {
         mm_log(&inst->log, MM_LOG_ERROR, "out of memory");
         return -1;
     }
@@ -145,6 +184,7 @@ void mm_instance_free(struct mm_instance *inst)
     mm_http_free(&inst->http);
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
+    mm_redactor_free(&inst->redactor);
 }
 
 static double monotonic_seconds(void)
@@ -169,6 +209,15 @@ static void http_options(const struct mm_instance_config *cfg, struct mm_http_op
     opt->ca_cert = cfg->ca_cert;
     opt->user = cfg->user;
     opt->password = cfg->password;
+}
+
+/* The front asked to stop (its cancel descriptor is readable). */
+static bool cancelled(const struct mm_instance *inst)
+{
+    if (inst->cancel_fd < 0)
+        return false;
+    struct pollfd pfd = { .fd = inst->cancel_fd, .events = POLLIN };
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
 /* Latch kind of a body that is not a page of the source (beside mm_http_get's kinds). */
@@ -204,11 +253,13 @@ static int gather_page(struct mm_instance *inst, char *down_reason, size_t reaso
 {
     struct mm_http_options opt;
     http_options(&inst->cfg, &opt);
+    opt.cancel_fd = inst->cancel_fd;
     char err[MM_LATCH_MESSAGE_MAX - 64];
     int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
     if (failure) {
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
         snprintf(down_reason, reason_len, "%s", err);
+        mm_redact(&inst->redactor, down_reason, reason_len);
         return 0;
     }
 
@@ -237,6 +288,7 @@ static int gather_page(struct mm_instance *inst, char *down_reason, size_t reaso
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_PAGE,
                            "cannot read stats: %s", err);
         snprintf(down_reason, reason_len, "%s", err);
+        mm_redact(&inst->redactor, down_reason, reason_len);
         return 0;
     }
     mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
@@ -269,6 +321,10 @@ void mm_instance_gather(struct mm_instance *inst)
     mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "up", up);
     mm_snapshot_add_double(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
     mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
+    if (cancelled(inst)) { /* the front is stopping: the rest would not be printed */
+        mm_events_update(&inst->events_state, &inst->events, up, down_reason, &inst->facts, NULL);
+        return;
+    }
 
     /* Independent of the page: a proxy whose page is down may still run (and
      * cost the host); its pid, when the page gave one, is a hint. */

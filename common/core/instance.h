@@ -14,6 +14,7 @@
 
 #include "core/events.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/metric.h"
 #include "sources/http_fetch.h"
 #include "sources/source.h"
@@ -35,11 +36,16 @@ struct mm_instance_config {
     char *user;
     char *password;
     char *source; /* a source's name (sources/source.h); NULL or "auto": detected from the body */
+    int password_from; /* enum mm_password_source: which option gave it */
     struct mm_process_config process; /* finding the proxy's processes */
     bool collect_process;             /* CollectProcess / --collect-process */
     struct mm_sockets_config sockets; /* the kernel's socket table */
     bool collect_sockets;             /* CollectSockets / --collect-sockets */
 };
+
+/* Where the password came from: one source only (Password, PasswordFile or,
+ * in mtproxy-telegraf, an environment variable). */
+enum mm_password_source { MM_PASSWORD_NONE, MM_PASSWORD_INLINE, MM_PASSWORD_FILE, MM_PASSWORD_ENV };
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg);
 void mm_instance_config_free(struct mm_instance_config *cfg);
@@ -48,13 +54,20 @@ void mm_instance_config_free(struct mm_instance_config *cfg);
 int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src);
 /* Replaces *dst with a copy of value; -1 when out of memory. */
 int mm_config_set_string(char **dst, const char *value);
+/* Sets the password from one source; -1 with the reason in err when another
+ * source gave one already, or out of memory. */
+int mm_config_set_password(struct mm_instance_config *cfg, const char *value, enum mm_password_source from,
+                           char *err, size_t err_len);
 /* Checks what spans options (each option's own range is checked when it is
  * set); -1 with the reason (naming the option) in err. */
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len);
 
 struct mm_instance {
     struct mm_instance_config cfg;
-    struct mm_logger log;
+    struct mm_logger log;       /* what the core logs to: front_log with credentials redacted */
+    struct mm_logger front_log; /* the front's logger */
+    struct mm_redactor redactor; /* the configured credentials */
+    int cancel_fd;               /* readable = stop the gather now; -1 = none */
     struct mm_http http;
     struct mm_snapshot snap;
     struct mm_events events;      /* what changed in the last gather */

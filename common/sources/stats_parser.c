@@ -183,12 +183,14 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
  * change its field type in InfluxDB. */
 static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
 {
-    if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
-        skip_line(ctx, "%s: duplicate key", key);
-        return;
-    }
+    /* The cap first: past it a line costs O(1), so a hostile body of a
+     * million distinct keys is parsed in time linear in its size. */
     if (ctx->unknown_keys >= MM_STATS_UNKNOWN_MAX) {
         skip_line(ctx, "%s: more than %d unknown keys", key, MM_STATS_UNKNOWN_MAX);
+        return;
+    }
+    if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
+        skip_line(ctx, "%s: duplicate key", key);
         return;
     }
     ctx->unknown_keys++;

@@ -22,7 +22,7 @@ CASES = [
     ('PidFile ""', ['--pidfile', ''], "expects the path of a file holding the master's PID, got an empty string"),
     ('CACert ""', ['--ca-cert', ''], 'expects a CA certificate file, got an empty string'),
     ('ProcessMatch ""', ['--process-match', ''], 'expects an extended regular expression, got an empty string'),
-    ('MaxBodySize 1023', ['--max-body-size', '1023'], '1023 is out of range 1024..268435456'),
+    ('MaxBodySize 1023', ['--max-body-size', '1023'], '1023 is out of range 1024..67108864'),
     ('MaxBodySize "1e6"', ['--max-body-size', '1e6'], "'1e6' is not a whole number"),
     ('ClientPort 65536', ['--client-port', '65536'], '65536 is out of range 1..65535'),
     ('MaxCountries 513', ['--max-countries', '513'], '513 is out of range 0..512'),
