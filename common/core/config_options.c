@@ -234,9 +234,16 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
 static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                              size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.upstream_port = (int)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
+}
+
+static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                                size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
 }
 
 static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -323,8 +330,12 @@ static const struct mm_option options[] = {
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
-    { "UpstreamPort", "upstream-port", MM_OPT_INT, false, "8888",
-      "remote port of the upstream (Telegram middle-proxy) connections; 0 = off", 0, 65535, set_upstream_port },
+    { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
+      "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
+      set_upstream_network },
+    { "UpstreamPort", "upstream-port", MM_OPT_INT, true, "any",
+      "narrows upstream connections to this remote port (8888 middle proxies, 443 data centers); 0 = no "
+      "upstream side", 0, 65535, set_upstream_port },
     { "IPsOver", "ips-over", MM_OPT_INT, false, "16",
       "ips_over_limit counts client IPs holding more connections than this", 0, 1000000, set_ips_over },
     { "IncludeLocal", "include-local", MM_OPT_BOOL, false, "false",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/process/proxy_cmdline.h"
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg)
 {
@@ -81,6 +82,17 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
     }
     if (!dst->sockets.ignore)
         dst->sockets.n_ignore = 0;
+    dst->sockets.upstream_nets = NULL;
+    if (src->sockets.n_upstream_nets) {
+        size_t bytes = src->sockets.n_upstream_nets * sizeof(*src->sockets.upstream_nets);
+        dst->sockets.upstream_nets = malloc(bytes);
+        if (dst->sockets.upstream_nets)
+            memcpy(dst->sockets.upstream_nets, src->sockets.upstream_nets, bytes);
+        else
+            rc = -1;
+    }
+    if (!dst->sockets.upstream_nets)
+        dst->sockets.n_upstream_nets = 0;
     return rc ? -1 : 0;
 }
 
@@ -340,9 +352,17 @@ void mm_instance_gather(struct mm_instance *inst)
      * ports it listens on come from the processes just found. */
     if (inst->sockets_ready) {
         int pids[256];
-        size_t n_pids = inst->process_ready ? mm_process_pids(&inst->process, pids, 256) : 0;
-        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, pids, n_pids, inst->stats_port, &inst->snap,
-                          &inst->log);
+        struct mm_sockets_proxy proxy = {pids, 0, inst->stats_port, NULL, 0};
+        struct mm_proxy_cmdline cmdline;
+        if (inst->process_ready) {
+            proxy.n_pids = mm_process_pids(&inst->process, pids, 256);
+            /* Readable by any user, unlike a privilege-dropping proxy's fds. */
+            if (mm_process_master_cmdline(&inst->process, &cmdline) == 0) {
+                proxy.cmdline_ports = cmdline.client_ports;
+                proxy.n_cmdline_ports = cmdline.n_client_ports;
+            }
+        }
+        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, &proxy, &inst->snap, &inst->log);
     }
 
     if (inst->snap.dropped)

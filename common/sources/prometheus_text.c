@@ -6,7 +6,6 @@
  * parses. */
 #include "sources/prometheus_text.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,8 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/number.h"
+
 #define ARENA_BLOCK (64 * 1024)
-#define VALUE_TOKEN_MAX 64 /* longer numbers are junk; keeps strtod cheap */
 #define LABELS_HARD_MAX 64 /* stack buffer for one line's labels */
 
 struct mm_prom_arena_block {
@@ -232,81 +232,6 @@ static bool valid_utf8(const unsigned char *s, size_t len)
             return false;
         i += n + 1;
     }
-    return true;
-}
-
-static bool ieq(const char *a, size_t len, const char *b)
-{
-    size_t n = strlen(b);
-    if (len != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (x != b[i])
-            return false;
-    }
-    return true;
-}
-
-/* A number as Go's ParseFloat takes it on these pages: decimal with an
- * optional exponent, or NaN / [+-]Inf(inity) in any case. No hex, no
- * underscores, nothing out of double range. */
-static bool parse_value(const char *s, size_t len, bool allow_special, double *out)
-{
-    if (len == 0 || len > VALUE_TOKEN_MAX)
-        return false;
-    const char *p = s;
-    size_t n = len;
-    int sign = 1;
-    if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        p++, n--;
-    }
-    if (ieq(p, n, "inf") || ieq(p, n, "infinity")) {
-        if (!allow_special)
-            return false;
-        *out = sign * INFINITY;
-        return true;
-    }
-    if (ieq(p, n, "nan")) {
-        if (!allow_special || p != s)
-            return false;
-        *out = NAN;
-        return true;
-    }
-    size_t i = 0, digits = 0;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        i++, digits++;
-    if (i < n && p[i] == '.') {
-        i++;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++, digits++;
-    }
-    if (digits == 0)
-        return false;
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        size_t exp_digits = 0;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++, exp_digits++;
-        if (exp_digits == 0)
-            return false;
-    }
-    if (i != n)
-        return false;
-    char buf[VALUE_TOKEN_MAX + 1];
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    errno = 0;
-    char *end;
-    double v = strtod(buf, &end);
-    if (end != buf + len || (errno == ERANGE && isinf(v)))
-        return false;
-    *out = v;
     return true;
 }
 
@@ -728,7 +653,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
     while (vend < len && !is_blank(s[vend]))
         vend++;
     double value;
-    if (!parse_value(s + vstart, vend - vstart, true, &value)) {
+    if (!mm_parse_float(s + vstart, vend - vstart, true, &value)) {
         SKIP(c, "%.*s: value '%.*s' is not a number", (int)(name_len > 60 ? 60 : name_len), s,
              (int)(vend - vstart > 24 ? 24 : vend - vstart), s + vstart);
         return;
@@ -740,7 +665,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
         while (tend < len && !is_blank(s[tend]))
             tend++;
         double ts;
-        if (!parse_value(s + i, tend - i, false, &ts)) {
+        if (!mm_parse_float(s + i, tend - i, false, &ts)) {
             SKIP(c, "%.*s: bad timestamp", (int)(name_len > 60 ? 60 : name_len), s);
             return;
         }
@@ -774,7 +699,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
             if (labels[k].name_len == strlen(need) && memcmp(labels[k].name, need, labels[k].name_len) == 0)
                 break;
         double bound;
-        if (k == n || !parse_value(labels[k].value, labels[k].value_len, true, &bound) || isnan(bound)) {
+        if (k == n || !mm_parse_float(labels[k].value, labels[k].value_len, true, &bound) || isnan(bound)) {
             SKIP(c, "%s: sample without a numeric '%s' label", f->name, need);
             return;
         }
@@ -930,7 +855,7 @@ int mm_prom_sniff(const char *body, size_t len)
     while (i < len && !is_blank(body[i]) && body[i] != '\n' && body[i] != '\r')
         i++;
     double d;
-    return parse_value(body + v, i - v, true, &d) ? 1 : 0;
+    return mm_parse_float(body + v, i - v, true, &d) ? 1 : 0;
 }
 
 const char *mm_prom_label_value(const struct mm_prom_page *page, const struct mm_prom_sample *s,

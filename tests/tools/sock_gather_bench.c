@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 {
     struct mm_sockets_config cfg;
     mm_sockets_config_init(&cfg);
-    cfg.upstream_port = 0;
+    cfg.upstream_off = 1;
     int runs = 20, warmup = 2, opt;
     const char *mode = "auto";
     int pids[256];
@@ -62,8 +62,14 @@ int main(int argc, char **argv)
                 rc = mm_sockets_config_add_client_port(&cfg, (int)port, err, sizeof(err));
             break;
         case 'u':
+            /* upstream stand-ins on loopback: 127/8, this remote port */
             rc = mm_parse_i64(optarg, 0, 65535, &port, err, sizeof(err));
-            cfg.upstream_port = (int)port;
+            if (rc == 0 && port > 0) {
+                cfg.upstream_off = 0;
+                rc = mm_sockets_config_add_upstream_net(&cfg, "127.0.0.0/8", err, sizeof(err));
+                if (rc == 0)
+                    rc = mm_sockets_config_add_upstream_port(&cfg, (int)port, err, sizeof(err));
+            }
             break;
         case 'g': rc = mm_sockets_config_set_geoip_path(&cfg, optarg, err, sizeof(err)); break;
         case 'k': runs = atoi(optarg); break;
@@ -117,7 +123,7 @@ int main(int argc, char **argv)
     for (int i = -warmup; i < runs; i++) {
         mm_snapshot_reset(&snap);
         double w0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-        if (mm_sockets_gather(st, &cfg, NULL, 0, 0, &snap, &log) < 0)
+        if (mm_sockets_gather(st, &cfg, NULL, &snap, &log) < 0)
             return 1;
         double w1 = now_ms(CLOCK_MONOTONIC), c1 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         if (i >= 0) {
