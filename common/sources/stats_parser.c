@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/number.h"
+#include "sources/parse_note.h"
 #include "sources/stats_fields.h"
 
 struct parse_ctx {
@@ -29,15 +30,10 @@ static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...)
 {
     ctx->result->skipped++;
-    if (ctx->result->first_error[0])
-        return;
-    char reason[120];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(ctx->result->first_error, sizeof(ctx->result->first_error), ctx->line_no, fmt, ap);
     va_end(ap);
-    snprintf(ctx->result->first_error, sizeof(ctx->result->first_error), "line %u: %s",
-             ctx->line_no, reason);
 }
 
 static bool valid_key(const char *key, size_t len)
