@@ -18,7 +18,7 @@
 
 struct parse_ctx {
     struct mm_snapshot *snap;
-    struct mm_stats_result *result;
+    struct mm_parse_result *result;
     unsigned char seen[256]; /* known keys already parsed, by table index */
     unsigned unknown_keys;
     unsigned line_no;
@@ -100,8 +100,8 @@ static bool add_number(struct parse_ctx *ctx, const char *name, enum mm_kind kin
                        enum mm_value_type type, int64_t i, double d)
 {
     struct mm_metric *m = type == MM_INT
-                              ? mm_snapshot_add_int(ctx->snap, MM_GROUP_STATS, kind, name, i)
-                              : mm_snapshot_add_double(ctx->snap, MM_GROUP_STATS, kind, name, d);
+                              ? mm_snapshot_add_int(ctx->snap, MM_ORIGIN_PAGE, kind, name, i)
+                              : mm_snapshot_add_double(ctx->snap, MM_ORIGIN_PAGE, kind, name, d);
     if (!m) {
         skip_line(ctx, "out of memory");
         return false;
@@ -136,7 +136,7 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
         }
-        if (!mm_snapshot_add_text(ctx->snap, MM_GROUP_STATS, metric_name(f->key), value)) {
+        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, metric_name(f->key), value)) {
             skip_line(ctx, "out of memory");
             return;
         }
@@ -186,7 +186,9 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
 }
 
 /* A key this version does not know: numbers become gauges (several
- * space-separated numbers become key_0, key_1 ...), anything else text. */
+ * space-separated numbers become key_0, key_1 ...), anything else text.
+ * Unknown numbers are always floats: a key printed `1` then `1.5` must not
+ * change its field type in InfluxDB. */
 static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
 {
     /* The cap first: past it a line costs O(1), so a hostile body of a
@@ -195,17 +197,15 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         skip_line(ctx, "%s: more than %d unknown keys", key, MM_STATS_UNKNOWN_MAX);
         return;
     }
-    if (mm_snapshot_find(ctx->snap, MM_GROUP_STATS, key)) {
+    if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
         skip_line(ctx, "%s: duplicate key", key);
         return;
     }
     ctx->unknown_keys++;
 
-    int64_t i = 0;
     double d = 0;
-    bool is_int = parse_int(value, &i);
-    if (is_int || parse_double(value, &d)) {
-        if (add_number(ctx, key, MM_GAUGE, is_int ? MM_INT : MM_DOUBLE, i, d))
+    if (parse_double(value, &d)) {
+        if (add_number(ctx, key, MM_GAUGE, MM_DOUBLE, 0, d))
             ctx->result->keys++;
         return;
     }
@@ -221,9 +221,8 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         for (int k = 0; k < n; k++) {
             char name[MM_NAME_MAX];
             snprintf(name, sizeof(name), "%s_%d", key, k);
-            enum mm_value_type type = parse_int(tokens[k], &i) ? MM_INT : MM_DOUBLE;
             parse_double(tokens[k], &d); /* validated above */
-            if (!add_number(ctx, name, MM_GAUGE, type, i, d))
+            if (!add_number(ctx, name, MM_GAUGE, MM_DOUBLE, 0, d))
                 return;
         }
         ctx->result->keys++;
@@ -234,7 +233,7 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         skip_line(ctx, "%s: value is neither a number nor printable text", key);
         return;
     }
-    if (!mm_snapshot_add_text(ctx->snap, MM_GROUP_STATS, key, value)) {
+    if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, key, value)) {
         skip_line(ctx, "out of memory");
         return;
     }
@@ -291,7 +290,7 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
 }
 
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
-                   struct mm_stats_result *result)
+                   struct mm_parse_result *result)
 {
     struct parse_ctx ctx = { .snap = snap, .result = result };
     memset(result, 0, sizeof(*result));

@@ -306,7 +306,7 @@ class RealZabbixAgent(unittest.TestCase):
             self.assertEqual(doc['instance'], 'edge')
             up = "$.metrics[?(@.measurement=='mtproxy' && @.name=='up')].value.first()"
             self.assertEqual(jsonpath(up, doc), 1)
-            clients = "$.metrics[?(@.measurement=='mtproxy' && @.name=='total_special_connections')].value.first()"
+            clients = "$.metrics[?(@.measurement=='mtproxy_stats' && @.name=='total_special_connections')].value.first()"
             self.assertEqual(jsonpath(clients, doc), 35)
             rc, out = self.zget('mtproxy.check[%s,edge]' % srv.url)
             self.assertEqual(rc, 0, out)

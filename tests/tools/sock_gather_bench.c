@@ -30,12 +30,12 @@ static void log_stderr(void *ctx, enum mm_log_level level, const char *msg)
 }
 
 
-static long long value(const struct mm_snapshot *s, enum mm_group g, const char *name,
+static long long value(const struct mm_snapshot *s, enum mm_origin g, const char *name,
                        const char *key, const char *label)
 {
     for (size_t i = 0; i < s->count; i++) {
         const char *v = mm_metric_label(&s->items[i], key);
-        if (s->items[i].group == g && strcmp(s->items[i].name, name) == 0 && v &&
+        if (s->items[i].origin == g && strcmp(s->items[i].name, name) == 0 && v &&
             strcmp(v, label) == 0)
             return s->items[i].value.i;
     }
@@ -135,16 +135,16 @@ int main(int argc, char **argv)
     printf(" ");
     size_t countries = 0;
     for (size_t i = 0; i < snap.count; i++)
-        countries += snap.items[i].group == MM_GROUP_COUNTRY;
+        countries += snap.items[i].origin == MM_ORIGIN_COUNTRY;
 
     printf("wall_median_ms=%.3f wall_min_ms=%.3f wall_max_ms=%.3f cpu_median_ms=%.3f "
            "peak_rss_kb=%ld established=%lld close_wait=%lld unique_ips=%lld max_per_ip=%lld "
            "country_series=%zu method=%s walk=%d discovery_ms=%.3f discovery_ports=%d\n",
            wall[runs / 2], wall[0], wall[runs - 1], cpu[runs / 2], peak_rss_kb(),
-           value(&snap, MM_GROUP_CONNECTIONS, "established", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "close_wait", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "unique_ips", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "max_per_ip", "side", "client"), countries,
+           value(&snap, MM_ORIGIN_CONNECTIONS, "established", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "close_wait", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "unique_ips", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "max_per_ip", "side", "client"), countries,
            st->diag.method == MM_SOCKDIAG_PROC ? "proc" : "netlink", (int)st->diag.walk,
            discovery_ms, discovered);
     free(wall);

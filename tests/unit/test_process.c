@@ -172,7 +172,7 @@ static const struct mm_metric *find(const struct mm_snapshot *s, const char *nam
     for (size_t i = 0; i < s->count; i++) {
         const struct mm_metric *m = &s->items[i];
         const char *r = mm_metric_label(m, "role");
-        if (m->group == MM_GROUP_PROCESS && strcmp(m->name, name) == 0 && r && strcmp(r, role) == 0)
+        if (m->origin == MM_ORIGIN_PROCESS && strcmp(m->name, name) == 0 && r && strcmp(r, role) == 0)
             return m;
     }
     return NULL;

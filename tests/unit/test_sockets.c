@@ -65,13 +65,13 @@ static int count_substr(const char *hay, const char *needle)
 }
 
 /* A metric's value, or -1 when it is absent. */
-static long long metric(const struct mm_snapshot *s, enum mm_group g, const char *name,
+static long long metric(const struct mm_snapshot *s, enum mm_origin g, const char *name,
                         const char *key, const char *value)
 {
     for (size_t i = 0; i < s->count; i++) {
         const struct mm_metric *m = &s->items[i];
         const char *v = mm_metric_label(m, key);
-        if (m->group == g && strcmp(m->name, name) == 0 && v && strcmp(v, value) == 0)
+        if (m->origin == g && strcmp(m->name, name) == 0 && v && strcmp(v, value) == 0)
             return m->value.i;
     }
     return -1;
@@ -79,24 +79,24 @@ static long long metric(const struct mm_snapshot *s, enum mm_group g, const char
 
 static long long cli(const struct mm_snapshot *s, const char *name)
 {
-    return metric(s, MM_GROUP_CONNECTIONS, name, "side", "client");
+    return metric(s, MM_ORIGIN_CONNECTIONS, name, "side", "client");
 }
 
 static long long ups(const struct mm_snapshot *s, const char *name)
 {
-    return metric(s, MM_GROUP_CONNECTIONS, name, "side", "upstream");
+    return metric(s, MM_ORIGIN_CONNECTIONS, name, "side", "upstream");
 }
 
 static long long country(const struct mm_snapshot *s, const char *code, const char *name)
 {
-    return metric(s, MM_GROUP_COUNTRY, name, "country", code);
+    return metric(s, MM_ORIGIN_COUNTRY, name, "country", code);
 }
 
-static size_t count_group(const struct mm_snapshot *s, enum mm_group g)
+static size_t count_group(const struct mm_snapshot *s, enum mm_origin g)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
-        n += s->items[i].group == g;
+        n += s->items[i].origin == g;
     return n;
 }
 
@@ -912,11 +912,11 @@ static void test_default_exclusion(void)
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 0);
     CHECK_INT_EQ(cli(&snap, "max_per_ip"), 0);
     CHECK_INT_EQ(cli(&snap, "ips_over_limit"), 0);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     CHECK_INT_EQ(st.diag.method, MM_SOCKDIAG_NETLINK);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR] + lb.n[MM_LOG_WARNING], 0);
     /* 11 states + unique_ips + max_per_ip + ips_over_limit + 2 bytes; upstream one less */
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_CONNECTIONS), 16 + 15);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_CONNECTIONS), 16 + 15);
     for (size_t i = 0; i < snap.count; i++)
         CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
     mm_sockets_config_free(&cfg);
@@ -947,7 +947,7 @@ static void test_include_local_countries(void)
         CHECK_INT_EQ(country(&snap, "unknown", "connections"), 3);
         CHECK_INT_EQ(country(&snap, "unknown", "unique_ips"), 3);
         CHECK_INT_EQ(country(&snap, "other", "connections"), -1);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 6);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 6);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR] + lb.n[MM_LOG_WARNING], 0);
     CHECK_INT_EQ(count_substr(lb.all, "opened"), 1); /* opened once, not per gather */
@@ -970,7 +970,7 @@ static void test_include_local_countries(void)
     /* 0 turns countries off */
     cfg.max_countries = 0;
     gather(&st, &cfg, NULL, 0, &snap, &lb);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 16);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
@@ -1003,7 +1003,7 @@ static void test_ignore_networks(void)
     CHECK_INT_EQ(mm_sockets_config_add_ignore(&cfg, "::ffff:0.0.0.0/96", err, sizeof(err)), 0);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 0);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
     mm_snapshot_free(&snap);
@@ -1074,7 +1074,7 @@ static void test_geoip_missing(void)
         CHECK_INT_EQ(gather(&st, &cfg, NULL, 0, &snap, &lb), 0);
         expect_layout_a_states(&snap, 1); /* the rest of the gather goes on */
         CHECK_INT_EQ(cli(&snap, "unique_ips"), 16);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1); /* one error, not one per gather */
     CHECK(strstr(lb.all, path) != NULL);
@@ -1109,7 +1109,7 @@ static void test_geoip_corrupt(void)
     for (int round = 0; round < 3; round++) {
         CHECK_INT_EQ(gather(&st, &cfg, NULL, 0, &snap, &lb), 0);
         expect_layout_a_states(&snap, 1);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1);
     CHECK(strstr(lb.all, "not a valid MaxMind DB") != NULL);
@@ -1134,7 +1134,7 @@ static void test_geoip_corrupt(void)
     cfg.geoip_path = strdup(garbage);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 3);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     expect_layout_a_states(&snap, 1);
 
     /* the corrupt file repaired in place: used from the next gather */
@@ -1184,7 +1184,7 @@ static void test_geoip_replaced(void)
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(country(&snap, "JP", "connections"), 83);
     CHECK_INT_EQ(country(&snap, "JP", "unique_ips"), 16);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 2);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 2);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 0);
 
     /* deleted: one error, countries stop, the rest goes on */
@@ -1192,7 +1192,7 @@ static void test_geoip_replaced(void)
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     expect_layout_a_states(&snap, 1);
     unlink(other);
     mm_sockets_config_free(&cfg);

@@ -140,15 +140,13 @@ struct emitter {
 
 static void put_int(struct emitter *e, enum mm_kind kind, const char *name, int64_t v)
 {
-    struct mm_metric *m = mm_snapshot_add_int(e->out, MM_GROUP_PROCESS, kind, name, v);
-    if (!m || mm_metric_add_label(m, "role", e->role) != 0)
+    if (!mm_snapshot_add_int(e->out, MM_ORIGIN_PROCESS, kind, name, v, "role", e->role))
         e->failed = 1;
 }
 
 static void put_double(struct emitter *e, enum mm_kind kind, const char *name, double v)
 {
-    struct mm_metric *m = mm_snapshot_add_double(e->out, MM_GROUP_PROCESS, kind, name, v);
-    if (!m || mm_metric_add_label(m, "role", e->role) != 0)
+    if (!mm_snapshot_add_double(e->out, MM_ORIGIN_PROCESS, kind, name, v, "role", e->role))
         e->failed = 1;
 }
 

@@ -233,12 +233,11 @@ struct emitter {
     int failed;
 };
 
-static void emit(struct emitter *e, enum mm_group group, const char *name, uint64_t value,
+static void emit(struct emitter *e, enum mm_origin origin, const char *name, uint64_t value,
                  const char *label_key, const char *label_value)
 {
     int64_t v = value > INT64_MAX ? INT64_MAX : (int64_t)value;
-    struct mm_metric *m = mm_snapshot_add_int(e->out, group, MM_GAUGE, name, v);
-    if (!m || mm_metric_add_label(m, label_key, label_value) < 0)
+    if (!mm_snapshot_add_int(e->out, origin, MM_GAUGE, name, v, label_key, label_value))
         e->failed = 1;
 }
 
@@ -247,21 +246,21 @@ static void emit_side(struct emitter *e, const struct mm_side_stats *s, enum mm_
 {
     const char *name = mm_side_name(side);
     for (int state = 1; state < MM_TCP_STATE_END; state++)
-        emit(e, MM_GROUP_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
     if (side == MM_SIDE_CLIENT)
-        emit(e, MM_GROUP_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
     if (with_bytes) {
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
     }
 }
 
 static void emit_country(struct emitter *e, const struct mm_country *c)
 {
-    emit(e, MM_GROUP_COUNTRY, "connections", c->connections, "country", c->code);
-    emit(e, MM_GROUP_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "connections", c->connections, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
 }
 
 struct country_visit {

@@ -4,13 +4,13 @@
  * The front fills an mm_sockets_config from its options (ClientPort /
  * --client-port ...), the instance keeps one mm_sockets_state, and every
  * interval mm_sockets_gather() appends metrics to the snapshot:
- *   group MM_GROUP_CONNECTIONS, label side = "client" | "upstream":
+ *   origin MM_ORIGIN_CONNECTIONS, label side = "client" | "upstream":
  *     established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close
  *     close_wait last_ack listen closing   sockets per TCP state
  *     unique_ips max_per_ip                per-IP figures (live connections)
  *     ips_over_limit                       client side only
  *     bytes_received bytes_acked           sums over open sockets (netlink only)
- *   group MM_GROUP_COUNTRY, label country = ISO code | "unknown" | "other":
+ *   origin MM_ORIGIN_COUNTRY, label country = ISO code | "unknown" | "other":
  *     connections unique_ips               client side, top max_countries
  * All are gauges (the byte sums too: they cover the sockets open now, so they
  * drop when connections close). docs/sockets.md has the details and the
