@@ -20,7 +20,7 @@ struct parse_ctx {
     struct mm_snapshot *snap;
     struct mm_parse_result *result;
     unsigned char seen[256]; /* known keys already parsed, by table index */
-    unsigned unknown_keys;
+    unsigned unknown_values; /* metrics made of unknown keys, capped */
     unsigned line_no;
 };
 
@@ -192,19 +192,21 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
 static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
 {
     /* The cap first: past it a line costs O(1), so a hostile body of a
-     * million distinct keys is parsed in time linear in its size. */
-    if (ctx->unknown_keys >= MM_STATS_UNKNOWN_MAX) {
-        skip_line(ctx, "%s: more than %d unknown keys", key, MM_STATS_UNKNOWN_MAX);
+     * million distinct keys is parsed in time linear in its size. It counts
+     * values, not keys, so 16-value keys cannot fill the snapshot's
+     * families either. */
+    if (ctx->unknown_values >= MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
         return;
     }
     if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
         skip_line(ctx, "%s: duplicate key", key);
         return;
     }
-    ctx->unknown_keys++;
 
     double d = 0;
     if (parse_double(value, &d)) {
+        ctx->unknown_values++;
         if (add_number(ctx, key, MM_GAUGE, MM_DOUBLE, 0, d))
             ctx->result->keys++;
         return;
@@ -217,7 +219,12 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
     bool numeric = n > 1 && n <= MM_STATS_VECTOR_MAX;
     for (int k = 0; numeric && k < n; k++)
         numeric = parse_double(tokens[k], &d);
+    if (numeric && ctx->unknown_values + (unsigned)n > MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
+        return;
+    }
     if (numeric) {
+        ctx->unknown_values += (unsigned)n;
         for (int k = 0; k < n; k++) {
             char name[MM_NAME_MAX];
             snprintf(name, sizeof(name), "%s_%d", key, k);
@@ -233,6 +240,7 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         skip_line(ctx, "%s: value is neither a number nor printable text", key);
         return;
     }
+    ctx->unknown_values++;
     if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, key, value)) {
         skip_line(ctx, "out of memory");
         return;

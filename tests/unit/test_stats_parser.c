@@ -197,6 +197,31 @@ static void unknown_future_keys_are_kept(void)
     mm_snapshot_free(&snap);
 }
 
+/* The cap on unknown keys counts their values: 40 keys of 16 values keep
+ * 32 keys (512 values), the rest is skipped, known keys still parse. */
+static void unknown_values_are_capped(void)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *body = malloc(cap);
+    CHECK(body != NULL);
+    if (!body)
+        return;
+    for (int i = 0; i < 40; i++)
+        len += (size_t)snprintf(body + len, cap - len, "k%02d\t0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n", i);
+    len += (size_t)snprintf(body + len, cap - len, "uptime\t77\n");
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str(body, &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 40 - MM_STATS_UNKNOWN_MAX / 16);
+    CHECK(strstr(res.first_error, "k32: more than 512 values of unknown keys") != NULL);
+    CHECK(find(&snap, "k31_15") != NULL);
+    CHECK(find(&snap, "k32_0") == NULL);
+    CHECK(find(&snap, "uptime") != NULL);
+    mm_snapshot_free(&snap);
+    free(body);
+}
+
 static void truncated_last_line_is_skipped(void)
 {
     struct mm_snapshot snap;
@@ -342,6 +367,7 @@ int main(void)
     TEST(percent_above_100_and_floats);
     TEST(crlf_line_ends);
     TEST(unknown_future_keys_are_kept);
+    TEST(unknown_values_are_capped);
     TEST(truncated_last_line_is_skipped);
     TEST(not_a_stats_page);
     TEST(binary_junk_never_yields_numbers);
