@@ -267,6 +267,61 @@ class TelegrafInflux(unittest.TestCase):
         self.assertEqual(rows[None]['clients'], 5)
 
 
+def hostile_page(path):
+    """The issue's acceptance page: 10,000 series in one family, a 1 MiB line, broken escapes,
+    duplicate series, and good families around them. Returns what must come through."""
+    with open(path, 'w') as f:
+        f.write('# TYPE mtprotoproxy_uptime counter\nmtprotoproxy_uptime 42.5\n'
+                'mtprotoproxy_connects_all 9\nmtprotoproxy_connects_bad 2\nmtprotoproxy_handshake_timeouts 0\n')
+        f.write('# TYPE mtprotoproxy_big gauge\n')
+        for i in range(10000):
+            f.write('mtprotoproxy_big{n="%05d"} %d\n' % (i, i))
+        f.write('mtprotoproxy_huge{l="' + 'x' * (1 << 20) + '"} 1\n')
+        for i in range(50):
+            f.write('mtprotoproxy_bad{l="\\q%d"} 1\n' % i)
+        f.write('mtprotoproxy_user_connects_curr{user="alice"} 3\nmtprotoproxy_user_connects_curr{user="alice"} 99\n')
+        f.write('mtprotoproxy_user_connects_curr{user="bob"} 2\n')
+    return {'clients': 5, 'uptime_seconds': 42.5, 'connections_accepted': 9, 'handshake_failures': 2}
+
+
+class HostilePage(unittest.TestCase):
+    def test_bounded_one_warning_the_rest_reported(self):
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix='mtpm-hostile-')
+        path = os.path.join(tmp, 'page.txt')
+        want = hostile_page(path)
+        influx = Influxd().start()
+        try:
+            influx.create_db('h')
+            with StatsServer(static=True, fixture=path, path='/metrics', content_type=PROM_0_0_4) as srv, \
+                    Execd(['--url', srv.url, '--max-body-size', str(4 << 20), '--timeout', '5s'] + NO_HOST) as ex:
+                batches = [ex.tick(timeout=20) for _ in range(3)]
+                ex.close_stdin()
+                err = list(ex.stderr_lines)
+            warnings = [l for l in err if 'skipped' in l]
+            self.assertEqual(len(warnings), 1, err)  # once, not once per gather
+            self.assertIn('malformed', warnings[0])
+            for lines in batches:
+                status, body = influx.write('h', '\n'.join(lines) + '\n')
+                self.assertEqual(status, 204, body)
+            health = influx.rows('h', 'mtproxy')
+            self.assertEqual([r['up'] for r in health], [1, 1, 1])
+            # 8,000 series over the family limit, the 1 MiB line, 50 broken escapes, 1 duplicate
+            self.assertEqual(health[-1]['stats_lines_skipped'], 8000 + 1 + 50 + 1)
+            self.assertLess(max(r['scrape_duration_seconds'] for r in health), 2.0)
+            summary = {r.get('secret'): r for r in influx.rows('h', 'mtproxy_summary')}
+            for field, value in want.items():
+                self.assertEqual(summary[None][field], value, field)
+            self.assertEqual(summary['alice']['clients'], 3)  # the first of a duplicate is kept
+            big = [l for l in batches[-1] if l.startswith('mtprotoproxy,') and 'big=' in l]
+            self.assertEqual(len(big), 2000)
+        finally:
+            influx.stop()
+            for name in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, name))
+            os.rmdir(tmp)
+
+
 class CollectdFront(unittest.TestCase):
     """All cases in one collectd: one <Instance> per implementation, each against its own server."""
 
