@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "core/number.h"
+#include "sources/secrets.h"
+#include "sources/source.h"
 #include "core/secret_file.h"
 
 /* ---- value conversions ---- */
@@ -92,18 +94,6 @@ static int store_string(char **dst, const struct mm_option_value *v, char *err, 
     return 0;
 }
 
-/* A file name or a pattern: empty is a mistake (an unset variable in a
- * template), never "off". */
-static int store_nonempty(char **dst, const struct mm_option_value *v, const char *what, char *err,
-                          size_t err_len)
-{
-    if (v->kind == MM_VALUE_TEXT && !*v->text) {
-        snprintf(err, err_len, "expects %s, got an empty string", what);
-        return -1;
-    }
-    return store_string(dst, v, err, err_len);
-}
-
 /* ---- setters, one per option; whole numbers and durations arrive
  * converted and range-checked by mm_option_apply ---- */
 
@@ -115,26 +105,26 @@ static int set_url(struct mm_instance_config *c, const struct mm_option_value *v
     return store_string(&c->url, v, err, n);
 }
 
-static int set_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->timeout_s = v->number;
-    return 0;
-}
+/* Whole numbers and durations arrive converted and in range: stored as they are. */
+#define NUMBER_SETTER(fn_name, field, type)                                                             \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        (void)err, (void)n;                                                                             \
+        c->field = (type)v->number;                                                                     \
+        return 0;                                                                                       \
+    }
 
-static int set_connect_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                               size_t n)
-{
-    (void)err, (void)n;
-    c->connect_timeout_s = v->number;
-    return 0;
-}
+NUMBER_SETTER(set_timeout, timeout_s, double)
+NUMBER_SETTER(set_connect_timeout, connect_timeout_s, double)
+NUMBER_SETTER(set_max_body, max_body_bytes, long)
+NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
+NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
+NUMBER_SETTER(set_max_secrets, max_secrets, unsigned)
 
-static int set_max_body(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
 {
-    (void)err, (void)n;
-    c->max_body_bytes = (long)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
 }
 
 static int set_follow_redirects(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -155,7 +145,7 @@ static int set_verify_host(struct mm_instance_config *c, const struct mm_option_
 
 static int set_ca_cert(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->ca_cert, v, "a CA certificate file", err, n);
+    return store_string(&c->ca_cert, v, err, n);
 }
 
 static int set_user(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -187,18 +177,11 @@ static int set_password_file(struct mm_instance_config *c, const struct mm_optio
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->process.pidfile, v, "the path of a file holding the master's PID", err, n);
+    return store_string(&c->process.pidfile, v, err, n);
 }
 
 static int set_process_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    const char *text;
-    if (value_text(v, &text, err, n) != 0)
-        return -1;
-    if (!*text || strlen(text) > 15) {
-        snprintf(err, n, "expects a process name of 1 to 15 characters (as in /proc/PID/comm)");
-        return -1;
-    }
     return store_string(&c->process.process_match_name, v, err, n);
 }
 
@@ -217,7 +200,7 @@ static int set_process_match(struct mm_instance_config *c, const struct mm_optio
         return -1;
     }
     regfree(&re);
-    return store_nonempty(&c->process.process_match_regex, v, "an extended regular expression", err, n);
+    return store_string(&c->process.process_match_regex, v, err, n);
 }
 
 static int set_collect_process(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -231,27 +214,30 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
     return mm_sockets_config_add_client_port(&c->sockets, (int)v->number, err, n);
 }
 
-static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
+static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                                size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.upstream_port = (int)v->number;
-    return 0;
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
 }
 
-static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+/* Source: "auto" or a registered source's name (sources/sources.c). */
+static int set_source(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.ips_over = (int)v->number;
-    return 0;
-}
-
-static int set_max_countries(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.max_countries = (int)v->number;
-    return 0;
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    if (strcmp(text, "auto") != 0 && !mm_source_by_name(text)) {
+        size_t len = (size_t)snprintf(err, n, "unknown page format '%.40s' (auto", text);
+        for (size_t i = 0; i < mm_source_count() && len < n; i++)
+            len += (size_t)snprintf(err + len, n - len, ", %s", mm_source_at(i)->name);
+        if (len < n)
+            snprintf(err + len, n - len, ")");
+        return -1;
+    }
+    return store_string(&c->source, v, err, n);
 }
 
 static int set_ignore_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -302,7 +288,7 @@ static const struct mm_option options[] = {
       set_verify_peer },
     { "VerifyHost", "verify-host", MM_OPT_BOOL, false, "true", "verify the TLS host name", 0, 0,
       set_verify_host },
-    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 0, 0,
+    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 1, 0,
       set_ca_cert },
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
     { "Password", "password", MM_OPT_STRING, false, "none",
@@ -313,18 +299,23 @@ static const struct mm_option options[] = {
     { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
       "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
     { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
-      "file with the master's PID, used when the stats page gives none", 0, 0, set_pidfile },
+      "file with the master's PID, used when the stats page gives none", 1, 0, set_pidfile },
     { "ProcessName", "process-name", MM_OPT_STRING, false, "mtproto-proxy",
-      "process name (/proc/PID/comm) that finds the master without a PID", 0, 0, set_process_name },
+      "process name (/proc/PID/comm) that finds the master without a PID", 1, 15 /* TASK_COMM_LEN - 1 */,
+      set_process_name },
     { "ProcessMatch", "process-match", MM_OPT_STRING, false, "none",
-      "extended regex on the command line that finds the master (with ProcessName both must match)", 0, 0,
+      "extended regex on the command line that finds the master (with ProcessName both must match)", 1, 0,
       set_process_match },
     { "CollectSockets", "collect-sockets", MM_OPT_BOOL, false, "true",
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
-    { "UpstreamPort", "upstream-port", MM_OPT_INT, false, "8888",
-      "remote port of the upstream (Telegram middle-proxy) connections; 0 = off", 0, 65535, set_upstream_port },
+    { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
+      "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
+      set_upstream_network },
+    { "UpstreamPort", "upstream-port", MM_OPT_INT, true, "any",
+      "narrows upstream connections to this remote port (8888 middle proxies, 443 data centers); 0 = no "
+      "upstream side", 0, 65535, set_upstream_port },
     { "IPsOver", "ips-over", MM_OPT_INT, false, "16",
       "ips_over_limit counts client IPs holding more connections than this", 0, 1000000, set_ips_over },
     { "IncludeLocal", "include-local", MM_OPT_BOOL, false, "false",
@@ -332,7 +323,12 @@ static const struct mm_option options[] = {
     { "IgnoreNetwork", "ignore-network", MM_OPT_STRING, true, "none",
       "a client network (CIDR, IPv4 or IPv6) left out of distinct IPs and countries", 0, 0, set_ignore_network },
     { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
-      "MaxMind DB file for connections per country", 0, 0, set_geoip },
+      "MaxMind DB file for connections per country", 1, 0, set_geoip },
+    { "Source", "source", MM_OPT_STRING, false, "auto",
+      "page format: auto (told by content), mtproxy-stats, teleproxy-stats, prometheus, teleproxy, mtg, "
+      "telemt, mtprotoproxy, mtproto.zig (docs/implementations.md)", 1, 32, set_source },
+    { "MaxSecrets", "max-secrets", MM_OPT_INT, false, "64",
+      "per-secret (per-user) series kept, the rest summed as secret=other", 1, MM_SECRETS_LIMIT, set_max_secrets },
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
       "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
       set_max_countries },
@@ -374,6 +370,18 @@ bool mm_option_is_secret(const struct mm_option *opt)
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
                     const struct mm_option_value *value, char *err, size_t err_len)
 {
+    if (opt->type == MM_OPT_STRING && value->kind == MM_VALUE_TEXT) {
+        /* an empty path or pattern is a mistake (an unset variable in a
+         * template), never "off" */
+        size_t len = strlen(value->text);
+        if (len < (size_t)opt->min || (opt->max > 0 && len > (size_t)opt->max)) {
+            if (opt->max > 0)
+                snprintf(err, err_len, "expects %g to %g characters, got %zu", opt->min, opt->max, len);
+            else
+                snprintf(err, err_len, "expects a non-empty string");
+            return -1;
+        }
+    }
     if (opt->type != MM_OPT_INT && opt->type != MM_OPT_DURATION)
         return opt->set(cfg, value, err, err_len);
     struct mm_option_value number = { .kind = MM_VALUE_NUMBER };

@@ -77,7 +77,15 @@ static void ranges_come_from_the_table(void)
     CHECK(apply_text(&cfg, "client-port", "65536", err, sizeof(err)) == -1 && strstr(err, "65536"));
     CHECK(apply_text(&cfg, "client-port", "-1", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "client-port", "443", err, sizeof(err)) == 0 && cfg.sockets.client_ports[0] == 443);
-    CHECK(apply_text(&cfg, "upstream-port", "0", err, sizeof(err)) == 0 && cfg.sockets.upstream_port == 0);
+    CHECK(apply_text(&cfg, "upstream-port", "443", err, sizeof(err)) == 0 && cfg.sockets.upstream_ports[0] == 443);
+    CHECK(apply_text(&cfg, "upstream-port", "8888", err, sizeof(err)) == 0 && cfg.sockets.n_upstream_ports == 2);
+    CHECK(!cfg.sockets.upstream_off);
+    CHECK(apply_text(&cfg, "upstream-port", "0", err, sizeof(err)) == 0 && cfg.sockets.upstream_off);
+    CHECK(apply_text(&cfg, "upstream-network", "149.154.160.0/33", err, sizeof(err)) == -1 && strstr(err, "33"));
+    CHECK(apply_text(&cfg, "upstream-network", "127.0.0.3", err, sizeof(err)) == 0 &&
+          cfg.sockets.n_upstream_nets == 1);
+    CHECK(apply_text(&cfg, "upstream-network", "2001:b28:f23d::/48", err, sizeof(err)) == 0 &&
+          cfg.sockets.n_upstream_nets == 2);
     CHECK(apply_text(&cfg, "ips-over", "four", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "ips-over", "4", err, sizeof(err)) == 0 && cfg.sockets.ips_over == 4);
     CHECK(apply_text(&cfg, "max-countries", "513", err, sizeof(err)) == -1 && strstr(err, "0..512"));
