@@ -103,26 +103,25 @@ static int set_url(struct mm_instance_config *c, const struct mm_option_value *v
     return store_string(&c->url, v, err, n);
 }
 
-static int set_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->timeout_s = v->number;
-    return 0;
-}
+/* Whole numbers and durations arrive converted and in range: stored as they are. */
+#define NUMBER_SETTER(fn_name, field, type)                                                             \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        (void)err, (void)n;                                                                             \
+        c->field = (type)v->number;                                                                     \
+        return 0;                                                                                       \
+    }
 
-static int set_connect_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                               size_t n)
-{
-    (void)err, (void)n;
-    c->connect_timeout_s = v->number;
-    return 0;
-}
+NUMBER_SETTER(set_timeout, timeout_s, double)
+NUMBER_SETTER(set_connect_timeout, connect_timeout_s, double)
+NUMBER_SETTER(set_max_body, max_body_bytes, long)
+NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
+NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
 
-static int set_max_body(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
 {
-    (void)err, (void)n;
-    c->max_body_bytes = (long)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
 }
 
 static int set_follow_redirects(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -212,12 +211,6 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
     return mm_sockets_config_add_client_port(&c->sockets, (int)v->number, err, n);
 }
 
-static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
-}
-
 static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                                 size_t n)
 {
@@ -225,21 +218,6 @@ static int set_upstream_network(struct mm_instance_config *c, const struct mm_op
     if (value_text(v, &text, err, n) != 0)
         return -1;
     return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
-}
-
-static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.ips_over = (int)v->number;
-    return 0;
-}
-
-static int set_max_countries(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.max_countries = (int)v->number;
-    return 0;
 }
 
 static int set_ignore_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,

@@ -196,28 +196,34 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
         bytes_text(b, sizeof(b), num(tx));
         row(out, "traffic", "clients: in %s, out %s", a, b);
     }
+    /* Page fields like tcp_readv_bytes and load_average_total are the
+     * answering process's (the master's under -M N, which serves no client):
+     * whole-proxy figures come from the processes, the page's are labelled. */
+    const struct mm_metric *workers = proc(snap, "processes", "workers");
+    const char *scope = workers && num(workers) > 0 ? " (master only)" : "";
+    const struct mm_metric *prd = proc(snap, "read_bytes", "all"), *pwr = proc(snap, "write_bytes", "all");
+    if (prd && pwr) {
+        bytes_text(a, sizeof(a), num(prd));
+        bytes_text(b, sizeof(b), num(pwr));
+        row(out, rx || tx ? "" : "traffic", "read %s, written %s (all processes)", a, b);
+    }
     const struct mm_metric *rd = stat(snap, "tcp_readv_bytes"), *wr = stat(snap, "tcp_writev_bytes");
     if (rd || wr) {
         bytes_text(a, sizeof(a), num(rd));
         bytes_text(b, sizeof(b), num(wr));
-        row(out, rx || tx ? "" : "traffic", "read %s, written %s", a, b);
+        /* tcp_readv_bytes / tcp_writev_bytes of the stats page */
+        row(out, "page", "read %s, written %s%s", a, b, scope);
     }
 
     /* cost on the host: the whole proxy (role all) when process metrics exist */
     const struct mm_metric *cu = proc(snap, "cpu_time_user", "all"), *cs = proc(snap, "cpu_time_system", "all");
     const struct mm_metric *load = stat(snap, "load_average_total");
-    char cpu[160] = "";
-    size_t cl = 0;
-    if (cu)
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "user %.2f s, ", num(cu));
-    if (cs)
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "system %.2f s, ", num(cs));
-    if (load && cl < sizeof(cpu))
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "%.1f%% of one core (load_average_total)", num(load));
-    else if (cl >= 2 && cl < sizeof(cpu))
-        snprintf(cpu + cl - 2, sizeof(cpu) - cl + 2, " (all processes)");
-    if (cpu[0])
-        row(out, "cpu", "%s", cpu);
+    if (cu && cs)
+        row(out, "cpu", "user %.2f s, system %.2f s (all processes)", num(cu), num(cs));
+    else if (cu || cs)
+        row(out, "cpu", "%s %.2f s (all processes)", cu ? "user" : "system", num(cu ? cu : cs));
+    if (load)
+        row(out, cu || cs ? "" : "cpu", "%.1f%% of one core (load_average_total)%s", num(load), scope);
     const struct mm_metric *rss = proc(snap, "memory_rss", "all");
     if (!rss)
         rss = stat(snap, "vmrss_bytes");
@@ -239,7 +245,10 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     }
     const struct mm_metric *procs = proc(snap, "processes", "all");
     const struct mm_metric *restarts = proc(snap, "restarts", "master");
-    if (procs || restarts)
+    if (procs && workers)
+        row(out, "processes", "%.0f, restarts %.0f (master + %.0f workers)", num(procs),
+            restarts ? num(restarts) : 0.0, num(workers));
+    else if (procs || restarts)
         row(out, "processes", "%.0f, restarts %.0f", num(procs), restarts ? num(restarts) : 0.0);
     const struct mm_metric *errs = find(snap, MM_ORIGIN_HEALTH, "scrape_errors", NULL, NULL);
     if (errs)

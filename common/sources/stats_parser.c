@@ -14,13 +14,14 @@
 #include <string.h>
 
 #include "core/number.h"
+#include "sources/parse_note.h"
 #include "sources/stats_fields.h"
 
 struct parse_ctx {
     struct mm_snapshot *snap;
     struct mm_parse_result *result;
     unsigned char seen[256]; /* known keys already parsed, by table index */
-    unsigned unknown_keys;
+    unsigned unknown_values; /* metrics made of unknown keys, capped */
     unsigned line_no;
 };
 
@@ -29,15 +30,10 @@ static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...)
 {
     ctx->result->skipped++;
-    if (ctx->result->first_error[0])
-        return;
-    char reason[120];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(ctx->result->first_error, sizeof(ctx->result->first_error), ctx->line_no, fmt, ap);
     va_end(ap);
-    snprintf(ctx->result->first_error, sizeof(ctx->result->first_error), "line %u: %s",
-             ctx->line_no, reason);
 }
 
 static bool valid_key(const char *key, size_t len)
@@ -121,6 +117,14 @@ static bool valid_text(const char *s)
     return true;
 }
 
+/* The page's "PID" ("[ip:port:pid:start]") beside its integer "pid": field
+ * keys differing only in case on one line-protocol point confuse every
+ * query, so it is reported as process_id (MTProxy's struct process_id). */
+static const char *metric_name(const char *key)
+{
+    return strcmp(key, "PID") == 0 ? "process_id" : key;
+}
+
 static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, char *value)
 {
     if (f->type == MM_STRING) {
@@ -128,7 +132,7 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
         }
-        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, f->key, value)) {
+        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, metric_name(f->key), value)) {
             skip_line(ctx, "out of memory");
             return;
         }
@@ -184,19 +188,21 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
 static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
 {
     /* The cap first: past it a line costs O(1), so a hostile body of a
-     * million distinct keys is parsed in time linear in its size. */
-    if (ctx->unknown_keys >= MM_STATS_UNKNOWN_MAX) {
-        skip_line(ctx, "%s: more than %d unknown keys", key, MM_STATS_UNKNOWN_MAX);
+     * million distinct keys is parsed in time linear in its size. It counts
+     * values, not keys, so 16-value keys cannot fill the snapshot's
+     * families either. */
+    if (ctx->unknown_values >= MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
         return;
     }
     if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
         skip_line(ctx, "%s: duplicate key", key);
         return;
     }
-    ctx->unknown_keys++;
 
     double d = 0;
     if (parse_double(value, &d)) {
+        ctx->unknown_values++;
         if (add_number(ctx, key, MM_GAUGE, MM_DOUBLE, 0, d))
             ctx->result->keys++;
         return;
@@ -209,7 +215,12 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
     bool numeric = n > 1 && n <= MM_STATS_VECTOR_MAX;
     for (int k = 0; numeric && k < n; k++)
         numeric = parse_double(tokens[k], &d);
+    if (numeric && ctx->unknown_values + (unsigned)n > MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
+        return;
+    }
     if (numeric) {
+        ctx->unknown_values += (unsigned)n;
         for (int k = 0; k < n; k++) {
             char name[MM_NAME_MAX];
             snprintf(name, sizeof(name), "%s_%d", key, k);
@@ -225,6 +236,7 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         skip_line(ctx, "%s: value is neither a number nor printable text", key);
         return;
     }
+    ctx->unknown_values++;
     if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, key, value)) {
         skip_line(ctx, "out of memory");
         return;

@@ -15,7 +15,7 @@
 #define MM_STATS_LINE_MAX 4096   /* longer lines are junk, not stats */
 #define MM_STATS_KEY_MAX 80      /* fits collectd's 128-byte type instance */
 #define MM_STATS_TEXT_MAX 512    /* version is ~130 bytes */
-#define MM_STATS_UNKNOWN_MAX 512 /* future keys kept per gather, bounded */
+#define MM_STATS_UNKNOWN_MAX 512 /* values of future keys kept per gather */
 #define MM_STATS_VECTOR_MAX 16   /* values kept of an unknown multi-value key */
 
 /* Parses body[0..len) into snap. Returns 0 when at least one stats line was

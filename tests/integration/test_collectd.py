@@ -274,7 +274,8 @@ class CollectdConfigErrors(unittest.TestCase):
         rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout "5s"\n</Instance>')
         self.assertEqual(rc, 0, log)
         self.assertIn('instance "x": Timeout 5s is not below the interval 2s; using 1.6s', log)
-        rc, log = collectd_check_config('<Instance "y">\n  Interval 2\n  Timeout 1000\n</Instance>')
+        # a bare number is milliseconds (collectd's curl/apache convention): 1500 is below 2 s
+        rc, log = collectd_check_config('<Instance "y">\n  Interval 2\n  Timeout 1500\n</Instance>')
         self.assertEqual(rc, 0, log)
         self.assertNotIn('not below the interval', log)
 

@@ -631,6 +631,136 @@ static void test_bytecode(void)
     CHECK_INT_EQ(op.no, 44 - 12);
 }
 
+/* Remote networks in the kernel filter: a hostcond with family, prefix and
+ * address, any port (-1); the user-space copy of the filter agrees. */
+static void test_bytecode_networks(void)
+{
+    unsigned char bc[1024];
+    struct mm_cidr nets[2];
+    char err[128];
+    CHECK_INT_EQ(mm_cidr_parse("149.154.160.0/20", &nets[0], err, sizeof(err)), 0);
+    CHECK_INT_EQ(mm_cidr_parse("2001:b28:f23d::/48", &nets[1], err, sizeof(err)), 0);
+    struct mm_sockdiag_query q;
+    memset(&q, 0, sizeof(q));
+    q.local_ports[0] = 443;
+    q.n_local_ports = 1;
+    q.remote_nets = nets;
+    q.n_remote_nets = 2;
+    /* port cond 12, v4 net 12 + 4, v6 net 12 + 16, two jumps */
+    CHECK_INT_EQ(mm_sockdiag_bytecode(&q, bc, sizeof(bc)), 12 + 16 + 28 + 2 * 4);
+    struct inet_diag_bc_op op;
+    struct inet_diag_hostcond hc;
+    memcpy(&op, bc + 16, sizeof(op));
+    memcpy(&hc, bc + 16 + sizeof(op), sizeof(hc));
+    CHECK_INT_EQ(op.code, INET_DIAG_BC_D_COND);
+    CHECK_INT_EQ(op.yes, 16);
+    CHECK_INT_EQ(hc.family, AF_INET);
+    CHECK_INT_EQ(hc.prefix_len, 20);
+    CHECK_INT_EQ(hc.port, -1);
+    CHECK_INT_EQ(bc[16 + 12], 149);
+    CHECK_INT_EQ(bc[16 + 13], 154);
+    memcpy(&hc, bc + 36 + sizeof(op), sizeof(hc));
+    CHECK_INT_EQ(hc.family, AF_INET6);
+    CHECK_INT_EQ(hc.prefix_len, 48);
+    struct mm_sock s;
+    memset(&s, 0, sizeof(s));
+    s.state = MM_TCP_ESTABLISHED;
+    s.sport = 40000;
+    s.dport = 8888;
+    mm_ip_from_v4(&s.dst, htonl(0x959aa7a1)); /* 149.154.167.161 */
+    CHECK(mm_sockdiag_match(&q, &s));
+    mm_ip_from_v4(&s.dst, htonl(0x959ab001)); /* 149.154.176.1: outside /20 */
+    CHECK(!mm_sockdiag_match(&q, &s));
+}
+
+/* Sides by address and network: the client side is the proxy's endpoint
+ * (address and port), upstream a remote address in the networks (and port),
+ * never the agent's own scrapes nor connections to the proxy itself; per-IP
+ * figures from ESTABLISHED only. */
+static void test_classification(void)
+{
+    struct mm_socket_stats st;
+    CHECK_INT_EQ(mm_socket_stats_init(&st), 0);
+    struct mm_endpoint eps[2] = {{.port = 443}, {.any = 1, .port = 8443}};
+    mm_ip_from_v4(&eps[0].addr, htonl(0x7f000001)); /* 127.0.0.1:443 */
+    struct mm_cidr net;
+    char err[128];
+    CHECK_INT_EQ(mm_cidr_parse("127.0.0.0/8", &net, err, sizeof(err)), 0);
+    uint16_t ports[2] = {8888, 443};
+    struct mm_upstream_match up = {&net, 1, ports, 2, 9999};
+    mm_socket_stats_begin(&st, eps, 2, &up);
+    struct sk {
+        uint32_t src, dst;
+        uint16_t sport, dport;
+        int state;
+    } socks[] = {
+        {0x7f000001, 0x7f010001, 443, 50000, MM_TCP_ESTABLISHED},  /* client of the proxy */
+        {0x7f000001, 0x7f010002, 443, 50001, MM_TCP_FIN_WAIT2},    /* client, leftover */
+        {0x7f000002, 0x7f010003, 443, 50002, MM_TCP_ESTABLISHED},  /* another service's client */
+        {0x0a000005, 0x7f010004, 8443, 50003, MM_TCP_ESTABLISHED}, /* any address on 8443 */
+        {0x7f000009, 0x7f000003, 40000, 8888, MM_TCP_ESTABLISHED}, /* middle-end stand-in */
+        {0x7f000009, 0x7f000003, 40001, 8888, MM_TCP_TIME_WAIT},
+        {0x7f000001, 0x7f000001, 40002, 9999, MM_TCP_ESTABLISHED}, /* our own scrape */
+        {0x7f000001, 0x7f000001, 9999, 40002, MM_TCP_TIME_WAIT},   /* its server end */
+        {0x7f000009, 0x7f000001, 40003, 443, MM_TCP_ESTABLISHED},  /* to the proxy itself */
+        {0x7f000009, 0x7f000004, 40004, 5222, MM_TCP_ESTABLISHED}, /* upstream net, other port */
+        {0x08080808, 0x01010101, 40005, 8888, MM_TCP_ESTABLISHED}, /* port, not the network */
+    };
+    for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+        struct mm_sock s;
+        memset(&s, 0, sizeof(s));
+        s.family = AF_INET;
+        s.state = socks[i].state;
+        mm_ip_from_v4(&s.src, htonl(socks[i].src));
+        mm_ip_from_v4(&s.dst, htonl(socks[i].dst));
+        s.sport = socks[i].sport;
+        s.dport = socks[i].dport;
+        mm_socket_stats_add(&st, &s);
+    }
+    struct mm_side_stats *c = &st.side[MM_SIDE_CLIENT], *u = &st.side[MM_SIDE_UPSTREAM];
+    CHECK_INT_EQ(c->states[MM_TCP_ESTABLISHED], 2);
+    CHECK_INT_EQ(c->states[MM_TCP_FIN_WAIT2], 1);
+    CHECK_INT_EQ(u->states[MM_TCP_ESTABLISHED], 1);
+    CHECK_INT_EQ(u->states[MM_TCP_TIME_WAIT], 1);
+    uint64_t up_total = 0;
+    for (int i = 1; i < MM_TCP_STATE_END; i++)
+        up_total += u->states[i];
+    CHECK_INT_EQ(up_total, 2);
+    mm_socket_stats_finish(&st, MM_SIDE_CLIENT, NULL, 16, NULL, NULL);
+    CHECK_INT_EQ(c->unique_ips, 2); /* the FIN_WAIT2 peer is not counted */
+    mm_socket_stats_finish(&st, MM_SIDE_UPSTREAM, NULL, 16, NULL, NULL);
+    CHECK_INT_EQ(u->unique_ips, 1);
+    /* no networks: no upstream side at all */
+    mm_socket_stats_begin(&st, eps, 2, NULL);
+    struct mm_sock s;
+    memset(&s, 0, sizeof(s));
+    s.state = MM_TCP_ESTABLISHED;
+    s.dport = 8888;
+    mm_ip_from_v4(&s.dst, htonl(0x7f000003));
+    mm_socket_stats_add(&st, &s);
+    CHECK_INT_EQ(st.side[MM_SIDE_UPSTREAM].states[MM_TCP_ESTABLISHED], 0);
+    mm_socket_stats_free(&st);
+}
+
+/* A FIFO named as the GeoIP database: refused at once, never blocking. */
+static void test_geoip_fifo(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/tmp/mm-test-sockets-%d.fifo", (int)getpid());
+    unlink(path);
+    CHECK_INT_EQ(mkfifo(path, 0600), 0);
+    struct mm_geoip g;
+    mm_geoip_init(&g);
+    struct logbuf lb = {0};
+    struct mm_logger log = {log_emit, &lb};
+    alarm(10);
+    CHECK_INT_EQ(mm_geoip_refresh(&g, path, &log), 0);
+    alarm(0);
+    CHECK(strstr(lb.all, "not a regular file") != NULL);
+    mm_geoip_free(&g);
+    unlink(path);
+}
+
 static void test_ipcount(void)
 {
     struct mm_ipcount m;
@@ -1290,6 +1420,9 @@ int main(int argc, char **argv)
     TEST(test_procnet_lines);
     TEST(test_netlink_parser);
     TEST(test_bytecode);
+    TEST(test_bytecode_networks);
+    TEST(test_classification);
+    TEST(test_geoip_fifo);
     TEST(test_ipcount);
     TEST(test_countries_rank);
     TEST(test_dump_failure_is_clean);

@@ -79,7 +79,7 @@ static void every_fixture_parses_cleanly(void)
         /* every metric's base key is a known key: no unknowns in real captures */
         for (size_t k = 0; k < snap.count; k++) {
             const char *name = snap.items[k].name;
-            int known = mm_stats_field_find(name) != NULL;
+            int known = mm_stats_field_find(name) != NULL || strcmp(name, "process_id") == 0; /* PID */
             for (size_t f = 0; !known && f < mm_stats_field_count(); f++) {
                 const char *key = mm_stats_field_at(f)->key;
                 size_t kl = strlen(key);
@@ -117,7 +117,9 @@ static void values_match_the_capture(void)
     m = find(&snap, "version");
     CHECK(m && m->type == MM_STRING &&
           strncmp(m->value.s, "mtproxy-0.01 compiled at Nov 22 2026 04:18:11 by gcc", 52) == 0);
-    m = find(&snap, "PID");
+    /* PID is reported as process_id: no pid/PID twins on one point */
+    CHECK(find(&snap, "PID") == NULL);
+    m = find(&snap, "process_id");
     CHECK(m && m->type == MM_STRING && strcmp(m->value.s, "[192.0.2.2:8888:11003:1795321189]") == 0);
     m = find(&snap, "pid");
     CHECK(m && m->type == MM_INT && m->value.i == 11003);
@@ -192,6 +194,45 @@ static void unknown_future_keys_are_kept(void)
     CHECK(find(&snap, "new_vector_0") && find(&snap, "new_vector_2")->value.d == 3);
     m = find(&snap, "new_label");
     CHECK(m && m->type == MM_STRING && strcmp(m->value.s, "some text") == 0);
+    mm_snapshot_free(&snap);
+}
+
+/* The cap on unknown keys counts their values: 40 keys of 16 values keep
+ * 32 keys (512 values), the rest is skipped, known keys still parse. */
+static void unknown_values_are_capped(void)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *body = malloc(cap);
+    CHECK(body != NULL);
+    if (!body)
+        return;
+    for (int i = 0; i < 40; i++)
+        len += (size_t)snprintf(body + len, cap - len, "k%02d\t0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n", i);
+    len += (size_t)snprintf(body + len, cap - len, "uptime\t77\n");
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str(body, &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 40 - MM_STATS_UNKNOWN_MAX / 16);
+    CHECK(strstr(res.first_error, "k32: more than 512 values of unknown keys") != NULL);
+    CHECK(find(&snap, "k31_15") != NULL);
+    CHECK(find(&snap, "k32_0") == NULL);
+    CHECK(find(&snap, "uptime") != NULL);
+    mm_snapshot_free(&snap);
+    free(body);
+}
+
+/* The first problem quotes the page; control bytes never reach a log. */
+static void first_error_carries_no_control_bytes(void)
+{
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str("uptime\t12\x1b[31m\nworkers\t\x07\npid\t5\n", &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 2);
+    CHECK(strncmp(res.first_error, "line 1: uptime: '12?[31m'", 25) == 0);
+    for (const char *p = res.first_error; *p; p++)
+        CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
     mm_snapshot_free(&snap);
 }
 
@@ -340,6 +381,8 @@ int main(void)
     TEST(percent_above_100_and_floats);
     TEST(crlf_line_ends);
     TEST(unknown_future_keys_are_kept);
+    TEST(unknown_values_are_capped);
+    TEST(first_error_carries_no_control_bytes);
     TEST(truncated_last_line_is_skipped);
     TEST(not_a_stats_page);
     TEST(binary_junk_never_yields_numbers);
