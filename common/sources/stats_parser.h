@@ -24,4 +24,8 @@
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
                    struct mm_parse_result *result);
 
+/* The metric name of a page key: the key itself, but "PID" is process_id
+ * (beside "pid", two fields differing only in case confuse every query). */
+const char *mm_stats_metric_name(const char *key);
+
 #endif

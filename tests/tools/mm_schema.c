@@ -13,6 +13,7 @@
 #include "core/metric.h"
 #include "outputs/collectd_map.h"
 #include "sources/stats_fields.h"
+#include "sources/stats_parser.h"
 
 static const char *kind_name(enum mm_kind k)
 {
@@ -69,8 +70,9 @@ int main(void)
     for (size_t i = 0; i < mm_stats_field_count(); i++) {
         const struct mm_stats_field *f = mm_stats_field_at(i);
         char name[MM_NAME_MAX];
-        snprintf(name, sizeof(name), "%s%s", f->key, f->shape == MM_SHAPE_SCALAR ? "" : "_*");
-        print_family(&snap, MM_ORIGIN_PAGE, f->key, name, f->kind, f->type, NULL);
+        const char *shown = mm_stats_metric_name(f->key);
+        snprintf(name, sizeof(name), "%s%s", shown, f->shape == MM_SHAPE_SCALAR ? "" : "_*");
+        print_family(&snap, MM_ORIGIN_PAGE, shown, name, f->kind, f->type, NULL);
     }
     mm_snapshot_free(&snap);
     return 0;
