@@ -22,6 +22,7 @@ enum mm_group {
     MM_GROUP_PROCESS,     /* master / workers from /proc */
     MM_GROUP_CONNECTIONS, /* kernel socket table, per side */
     MM_GROUP_COUNTRY,     /* connections per country */
+    MM_GROUP_CLIENTS,     /* clients over time: distinct IPs per window, churn */
 };
 
 #define MM_NAME_MAX 96

@@ -17,6 +17,8 @@ const char *mm_lp_measurement(enum mm_group group)
         return "mtproxy_connections";
     case MM_GROUP_COUNTRY:
         return "mtproxy_country";
+    case MM_GROUP_CLIENTS:
+        return "mtproxy_clients";
     case MM_GROUP_STATS:
     case MM_GROUP_HEALTH:
     default:

@@ -24,6 +24,7 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg)
 {
     free(cfg->ignore);
     free(cfg->geoip_path);
+    free(cfg->state_file);
     mm_sockets_config_init(cfg);
 }
 
@@ -148,6 +149,11 @@ int mm_sockets_state_init(struct mm_sockets_state *st)
         mm_sockdiag_free(&st->diag);
         return -1;
     }
+    if (mm_clients_init(&st->clients) < 0) {
+        mm_socket_stats_free(&st->stats);
+        mm_sockdiag_free(&st->diag);
+        return -1;
+    }
     mm_countries_clear(&st->countries);
     return 0;
 }
@@ -157,6 +163,13 @@ void mm_sockets_state_free(struct mm_sockets_state *st)
     mm_sockdiag_free(&st->diag);
     mm_socket_stats_free(&st->stats);
     mm_geoip_free(&st->geoip);
+    mm_clients_free(&st->clients);
+}
+
+void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, const char *owner,
+                               const struct mm_logger *log)
+{
+    mm_clients_set_state_file(&st->clients, path, owner, log);
 }
 
 /* ---- gather ----------------------------------------------------------- */
@@ -244,8 +257,9 @@ static void emit_country(struct emitter *e, const struct mm_country *c)
 }
 
 struct country_visit {
-    const struct mm_geoip *geoip;
+    const struct mm_geoip *geoip; /* NULL: countries off */
     struct mm_countries *countries;
+    struct mm_clients *clients;
 };
 
 /* Once per distinct client IP: one database lookup, not one per connection. */
@@ -253,8 +267,30 @@ static void visit_peer(void *ctx, const struct mm_ip *ip, uint32_t connections)
 {
     struct country_visit *v = ctx;
     char code[MM_COUNTRY_CODE_MAX];
-    mm_geoip_country(v->geoip, ip, code, sizeof(code));
-    mm_countries_add(v->countries, code, connections);
+    if (v->geoip) {
+        mm_geoip_country(v->geoip, ip, code, sizeof(code));
+        mm_countries_add(v->countries, code, connections);
+    }
+    mm_clients_peer(v->clients, ip, v->geoip ? code : NULL);
+}
+
+/* The dump's callback: counting, and churn for the live client sockets. */
+struct dump_visit {
+    struct mm_socket_stats *stats;
+    struct mm_clients *clients;
+};
+
+static int visit_socket(void *ctx, const struct mm_sock *s)
+{
+    struct dump_visit *v = ctx;
+    int rc = mm_socket_stats_add(v->stats, s);
+    if (mm_state_is_live(s->state))
+        for (size_t i = 0; i < v->stats->n_client_ports; i++)
+            if (s->sport == v->stats->client_ports[i]) {
+                mm_clients_socket(v->clients, s->cookie, s->inode);
+                break;
+            }
+    return rc;
 }
 
 int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
@@ -275,8 +311,12 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
     q.remote_port = upstream;
     q.want_info = 1;
     mm_socket_stats_begin(&st->stats, ports, n_ports, upstream);
+    if (n_ports > 0)
+        mm_clients_begin(&st->clients, log);
+    struct dump_visit dv = {&st->stats, &st->clients};
     int with_info = 0;
-    if (mm_sockdiag_dump(&st->diag, &q, mm_socket_stats_add, &st->stats, &with_info, log) < 0)
+    if (mm_sockdiag_dump(&st->diag, &q, n_ports > 0 ? visit_socket : mm_socket_stats_add,
+                         n_ports > 0 ? (void *)&dv : (void *)&st->stats, &with_info, log) < 0)
         return -1;
 
     struct emitter e = {out, 0};
@@ -284,11 +324,11 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         struct mm_peer_filter filter = {cfg->include_local, cfg->ignore, cfg->n_ignore};
         int countries = cfg->max_countries > 0 &&
                         mm_geoip_refresh(&st->geoip, cfg->geoip_path, log);
-        struct country_visit v = {&st->geoip, &st->countries};
+        struct country_visit v = {countries ? &st->geoip : NULL, &st->countries, &st->clients};
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
-                               cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over,
-                               countries ? visit_peer : NULL, &v);
+                               cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);
+        mm_clients_end(&st->clients, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
         if (countries) {
             struct mm_country other;
@@ -298,6 +338,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             if (other.unique_ips > 0)
                 emit_country(&e, &other);
         }
+        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0) < 0)
+            e.failed = 1;
     }
     if (upstream) {
         /* Upstream peers are Telegram's servers: no exclusion applies. */

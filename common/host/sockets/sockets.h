@@ -25,6 +25,7 @@
 #include "host/geo/geoip.h"
 #include "core/log.h"
 #include "core/metric.h"
+#include "host/sockets/clients.h"
 #include "host/sockets/netmask.h"
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/socket_stats.h"
@@ -45,6 +46,7 @@ struct mm_sockets_config {
     size_t n_ignore;
     char *geoip_path;      /* NULL: probe the usual paths */
     int max_countries;     /* 50; 0 turns per-country metrics (and GeoIP) off */
+    char *state_file;      /* windows and churn across restarts; NULL: memory only */
 };
 
 void mm_sockets_config_init(struct mm_sockets_config *cfg);
@@ -73,6 +75,7 @@ struct mm_sockets_state {
     struct mm_socket_stats stats;
     struct mm_geoip geoip;
     struct mm_countries countries;
+    struct mm_clients clients; /* windows, churn, state file (clients.h) */
     /* client ports found from the PIDs, cached per PID set */
     uint64_t pids_key;
     uint16_t found_ports[MM_SOCKETS_MAX_CLIENT_PORTS];
@@ -84,6 +87,11 @@ struct mm_sockets_state {
 };
 
 int mm_sockets_state_init(struct mm_sockets_state *st);
+/* The state file of the client windows (cfg->state_file) and its owner, the
+ * instance's name; without this call they are kept in memory. */
+void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, const char *owner,
+                               const struct mm_logger *log);
+/* Writes the state file a last time. */
 void mm_sockets_state_free(struct mm_sockets_state *st);
 
 /* One gather. pids: the proxy's master and workers (used only when no client

@@ -1,0 +1,250 @@
+/* clients.c — windows, churn and their state file, per instance (see clients.h).
+ *
+ * State payload, little-endian: "CLI1", u64 connections opened, u64 closed
+ * connections per lifetime bucket (MM_CHURN_BUCKETS), the lifetime sum as
+ * an IEEE double's bits, then the windows (mm_dw_save) to the end. Socket
+ * cookies are not kept: after a restart the first gather only learns what
+ * is open. */
+#include "host/sockets/clients.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/geo/countries.h"
+
+#define TAG "CLI1"
+#define HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8)
+#define PAYLOAD_MAX (HEAD_BYTES + MM_DW_MAX_BYTES)
+
+static int64_t system_clock_ms(int monotonic)
+{
+    struct timespec ts;
+    clock_gettime(monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mm_clients_init(struct mm_clients *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->file.lock_fd = -1;
+    if (mm_dw_init(&c->dw) < 0)
+        return -1;
+    if (mm_churn_init(&c->churn) < 0) {
+        mm_dw_free(&c->dw);
+        return -1;
+    }
+    return 0;
+}
+
+void mm_clients_set_state_file(struct mm_clients *c, const char *path, const char *owner,
+                               const struct mm_logger *log)
+{
+    mm_state_file_close(&c->file);
+    mm_state_file_open(&c->file, path, owner, log);
+    c->loaded = 0;
+    c->have_log = log != NULL;
+    if (log)
+        c->log = *log;
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void save(struct mm_clients *c, const struct mm_logger *log)
+{
+    if (!c->file.path || c->file.disabled)
+        return;
+    if (!c->buf && !(c->buf = malloc(PAYLOAD_MAX))) {
+        mm_log(log, MM_LOG_WARNING, "state file %s: out of memory, not written", c->file.path);
+        return;
+    }
+    unsigned char *p = c->buf;
+    memcpy(p, TAG, 4);
+    p += 4;
+    put64(p, c->churn.opened);
+    p += 8;
+    for (int b = 0; b < MM_CHURN_BUCKETS; b++, p += 8)
+        put64(p, c->churn.closed[b]);
+    uint64_t bits;
+    memcpy(&bits, &c->churn.lifetime_sum, 8);
+    put64(p, bits);
+    p += 8;
+    p += mm_dw_save(&c->dw, p);
+    mm_state_file_write(&c->file, c->buf, (size_t)(p - c->buf), log);
+    c->saved_minute = c->now;
+}
+
+static void load(struct mm_clients *c, const struct mm_logger *log)
+{
+    c->loaded = 1;
+    if (!c->file.path || c->file.disabled)
+        return;
+    unsigned char *buf = malloc(PAYLOAD_MAX);
+    if (!buf) {
+        mm_log(log, MM_LOG_WARNING, "state file %s: out of memory, not read", c->file.path);
+        return;
+    }
+    long len = mm_state_file_read(&c->file, buf, PAYLOAD_MAX, log);
+    char err[200];
+    if (len < 0) {
+        free(buf);
+        return;
+    }
+    if ((size_t)len < HEAD_BYTES || memcmp(buf, TAG, 4) != 0) {
+        mm_log(log, MM_LOG_WARNING, "state file %s: foreign content; windows and churn start "
+               "fresh", c->file.path);
+    } else if (mm_dw_load(&c->dw, buf + HEAD_BYTES, (size_t)len - HEAD_BYTES, err,
+                          sizeof(err)) < 0) {
+        mm_log(log, MM_LOG_WARNING, "state file %s: corrupt (%s); windows and churn start fresh",
+               c->file.path, err);
+    } else {
+        const unsigned char *p = buf + 4;
+        c->churn.opened = get64(p);
+        p += 8;
+        for (int b = 0; b < MM_CHURN_BUCKETS; b++, p += 8)
+            c->churn.closed[b] = get64(p);
+        uint64_t bits = get64(p);
+        memcpy(&c->churn.lifetime_sum, &bits, 8);
+        if (!(c->churn.lifetime_sum >= 0 && c->churn.lifetime_sum < 1e300))
+            c->churn.lifetime_sum = 0;
+        mm_log(log, MM_LOG_INFO, "state file %s: windows and churn restored", c->file.path);
+    }
+    free(buf);
+}
+
+void mm_clients_free(struct mm_clients *c)
+{
+    if (c->loaded)
+        save(c, c->have_log ? &c->log : NULL);
+    mm_state_file_close(&c->file);
+    mm_dw_free(&c->dw);
+    mm_churn_free(&c->churn);
+    free(c->buf);
+    c->buf = NULL;
+}
+
+void mm_clients_begin(struct mm_clients *c, const struct mm_logger *log)
+{
+    int64_t (*clock)(int) = c->clock_ms ? c->clock_ms : system_clock_ms;
+    if (!c->loaded)
+        load(c, log);
+    int64_t wall = clock(0);
+    uint32_t minute = wall < 0 ? 0 : (uint32_t)(wall / 60000);
+    uint32_t now = mm_dw_now(&c->dw, minute);
+    c->new_minute = now != c->now;
+    c->now = now;
+    mm_churn_begin(&c->churn, clock(1));
+}
+
+void mm_clients_socket(struct mm_clients *c, uint64_t cookie, uint32_t inode)
+{
+    if (cookie || inode)
+        mm_churn_see(&c->churn, cookie, inode);
+}
+
+void mm_clients_peer(struct mm_clients *c, const struct mm_ip *ip, const char *country)
+{
+    mm_dw_add(&c->dw, mm_dw_hash(&c->dw, ip), c->now,
+              country ? mm_country_pack(country) : 0);
+}
+
+void mm_clients_end(struct mm_clients *c, const struct mm_logger *log)
+{
+    mm_churn_end(&c->churn);
+    /* once per minute: the windows only change per minute */
+    if (c->saved_minute != c->now)
+        save(c, log);
+}
+
+/* ---- metrics ---- */
+
+struct country_rank {
+    struct mm_country items[MM_COUNTRIES_MAX];
+    size_t n;
+    uint64_t other;
+};
+
+static void on_country(void *ctx, uint32_t cc, uint64_t count)
+{
+    struct country_rank *r = ctx;
+    if (r->n == MM_COUNTRIES_MAX) {
+        r->other += count;
+        return;
+    }
+    struct mm_country *e = &r->items[r->n++];
+    mm_country_unpack(cc, e->code);
+    e->unique_ips = count;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const struct mm_country *x = a, *y = b;
+    if (x->unique_ips != y->unique_ips)
+        return x->unique_ips < y->unique_ips ? 1 : -1;
+    return strcmp(x->code, y->code);
+}
+
+static int add(struct mm_snapshot *out, enum mm_group g, enum mm_kind kind, const char *name,
+               uint64_t v, const char *key, const char *label)
+{
+    struct mm_metric *m = mm_snapshot_add_int(out, g, kind, name,
+                                              v > INT64_MAX ? INT64_MAX : (int64_t)v);
+    if (!m)
+        return -1;
+    return key ? mm_metric_add_label(m, key, label) : 0;
+}
+
+int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries)
+{
+    int rc = 0;
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_1h",
+              mm_dw_count(&c->dw, c->now, MM_DW_HOUR), NULL, NULL);
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_24h",
+              mm_dw_count(&c->dw, c->now, MM_DW_DAY), NULL, NULL);
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_7d",
+              mm_dw_count(&c->dw, c->now, MM_DW_WEEK), NULL, NULL);
+    rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "connections_opened", c->churn.opened, NULL,
+              NULL);
+    for (int b = 0; b < MM_CHURN_BUCKETS; b++)
+        rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_bucket",
+                  mm_churn_cumulative(&c->churn, b), "le", mm_churn_le[b]);
+    if (!mm_snapshot_add_double(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_sum",
+                                c->churn.lifetime_sum))
+        rc = -1;
+    rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_count",
+              mm_churn_count(&c->churn), NULL, NULL);
+
+    if (max_countries > 0) {
+        struct country_rank *r = malloc(sizeof(*r));
+        if (!r)
+            return -1;
+        r->n = 0;
+        r->other = 0;
+        mm_dw_countries(&c->dw, c->now, MM_DW_DAY, on_country, r);
+        qsort(r->items, r->n, sizeof(r->items[0]), by_count);
+        for (size_t i = 0; i < r->n; i++) {
+            if (i < max_countries)
+                rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h",
+                          r->items[i].unique_ips, "country", r->items[i].code);
+            else
+                r->other += r->items[i].unique_ips;
+        }
+        if (r->other > 0)
+            rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h", r->other, "country",
+                      "other");
+        free(r);
+    }
+    return rc ? -1 : 0;
+}
