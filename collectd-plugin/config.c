@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "core/config_options.h"
-#include "core/duration.h"
+#include "core/number.h"
 
 #define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \
     ERROR(PLUGIN_NAME " plugin: instance \"%s\": option \"%s\": " fmt, (inst), (ci)->key,      \
@@ -51,13 +51,17 @@ static int apply_option(const char *inst, oconfig_item_t *ci, struct plugin_inst
     struct mm_option_value value;
     char err[256];
     if (strcasecmp(ci->key, "Interval") == 0) {
+        /* seconds, as collectd's own Interval */
         double seconds;
+        char text[40];
         if (option_value(inst, ci, &value) != 0)
             return -1;
-        if (value.kind == MM_VALUE_NUMBER && value.number > 0 && value.number <= 86400)
-            seconds = value.number;
-        else if (value.kind != MM_VALUE_TEXT || mm_parse_duration(value.text, &seconds) != 0) {
-            CONFIG_ERROR(inst, ci, "expects a positive number of seconds");
+        if (value.kind == MM_VALUE_NUMBER)
+            snprintf(text, sizeof(text), "%.15g", value.number);
+        if (value.kind == MM_VALUE_BOOL ||
+            mm_parse_duration(value.kind == MM_VALUE_TEXT ? value.text : text, 1.0, MM_INTERVAL_MIN_S,
+                              MM_INTERVAL_MAX_S, &seconds, err, sizeof(err)) != 0) {
+            CONFIG_ERROR(inst, ci, "%s", value.kind == MM_VALUE_BOOL ? "expects a number of seconds" : err);
             return -1;
         }
         cfg->interval = DOUBLE_TO_CDTIME_T(seconds);
@@ -70,10 +74,19 @@ static int apply_option(const char *inst, oconfig_item_t *ci, struct plugin_inst
     }
     if (option_value(inst, ci, &value) != 0)
         return -1;
+    /* collectd's curl, curl_json and apache plugins read Timeout as integer
+     * milliseconds; a bare number means the same here. */
+    value.bare_unit_s = 0.001;
     if (mm_option_apply(opt, &cfg->core, &value, err, sizeof(err)) != 0) {
         CONFIG_ERROR(inst, ci, "%s", err);
         return -1;
     }
+    /* Earlier versions read a bare number as seconds: say so for a value
+     * that is a plausible number of seconds and a short one of ms. */
+    if (opt->type == MM_OPT_DURATION && value.kind == MM_VALUE_NUMBER && value.number < 100)
+        WARNING(PLUGIN_NAME " plugin: instance \"%s\": option \"%s\": %g is %g ms (a bare number is "
+                            "milliseconds, as in collectd's curl plugin); write \"%gs\" for seconds",
+                inst, ci->key, value.number, value.number, value.number);
     return 0;
 }
 

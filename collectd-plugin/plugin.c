@@ -39,13 +39,13 @@ static int register_instance(struct plugin_instance_config *cfg)
         return -1;
     }
     cdtime_t interval = cfg->interval;
-    if (mm_instance_init(inst, &cfg->core, NULL) != 0) {
+    /* The logger names the instance: init moves the name string into inst,
+     * so it lives as long as inst, and init's own errors carry it. */
+    struct mm_logger log = { log_to_collectd, cfg->core.name };
+    if (mm_instance_init(inst, &cfg->core, &log) != 0) {
         free_instance(inst);
-        ERROR(PLUGIN_NAME " plugin: out of memory");
         return -1;
     }
-    /* The logger names the instance: its name lives as long as inst. */
-    inst->log = (struct mm_logger){ log_to_collectd, inst->cfg.name };
 
     char callback_name[128];
     ssnprintf(callback_name, sizeof(callback_name), PLUGIN_NAME "/%s", inst->cfg.name);

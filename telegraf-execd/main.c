@@ -208,8 +208,8 @@ int main(int argc, char **argv)
     char instance_name[64];
     snprintf(instance_name, sizeof(instance_name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
     struct mm_logger log = { log_to_stderr, instance_name };
-    if (mm_instance_init(&inst, &opts.core, &log) != 0) {
-        fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
+    if (mm_instance_init(&inst, &opts.core, &log) != 0) { /* the reason is logged */
+        mm_instance_free(&inst);
         execd_options_free(&opts);
         curl_global_cleanup();
         return 1;

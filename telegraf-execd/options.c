@@ -1,5 +1,5 @@
 /* options.c — flag parsing for mtproxy-telegraf. The core's flags come from
- * common/config_options.c, the same table the collectd plugin reads, so a
+ * common/core/config_options.c, the same table the collectd plugin reads, so a
  * flag has the meaning and default of its collectd option; only the flags
  * about running (--once, --help, --version) are this front's own. */
 #include "options.h"
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/config_options.h"
-#include "core/duration.h"
+#include "core/number.h"
 
 #ifndef MM_VERSION
 #define MM_VERSION "0.1.0"
@@ -123,11 +123,11 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
     opterr = 0;
     optind = 1;
     int c;
+    char err[256];
     while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
         if (c >= 0 && (size_t)c < mm_option_count()) {
             const struct mm_option *opt = mm_option_at((size_t)c);
             struct mm_option_value v = { .kind = MM_VALUE_TEXT, .text = optarg ? optarg : "true" };
-            char err[256];
             if (mm_option_apply(opt, &opts->core, &v, err, sizeof(err)) != 0) {
                 fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag, err);
                 return 2;
@@ -163,9 +163,9 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             }
             break;
         case OPT_INTERVAL:
-            if (mm_parse_duration(optarg, &opts->interval_s) != 0) {
-                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --interval: a duration such as "
-                                "10s or 1m (at most a day)\n", optarg);
+            if (mm_parse_duration(optarg, 1.0, MM_INTERVAL_MIN_S, MM_INTERVAL_MAX_S, &opts->interval_s, err,
+                                  sizeof(err)) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --interval: %s\n", optarg, err);
                 return 2;
             }
             break;
@@ -187,7 +187,6 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
         fprintf(stderr, "E! mtproxy-telegraf: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
-    char err[256];
     if (mm_instance_config_check(&opts->core, err, sizeof(err)) != 0) {
         fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
         return 2;

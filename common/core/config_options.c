@@ -1,15 +1,13 @@
 /* config_options.c — the table of core options (see config_options.h). */
 #include "core/config_options.h"
 
-#include <errno.h>
 #include <regex.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "core/duration.h"
+#include "core/number.h"
 
 /* ---- value conversions ---- */
 
@@ -21,18 +19,6 @@ static int value_text(const struct mm_option_value *v, const char **out, char *e
     }
     *out = v->text;
     return 0;
-}
-
-static int value_seconds(const struct mm_option_value *v, double *out, char *err, size_t err_len)
-{
-    if (v->kind == MM_VALUE_NUMBER && v->number > 0 && v->number <= 86400) {
-        *out = v->number;
-        return 0;
-    }
-    if (v->kind == MM_VALUE_TEXT && mm_parse_duration(v->text, out) == 0)
-        return 0;
-    snprintf(err, err_len, "expects a positive number of seconds or a duration like \"500ms\" or \"2s\"");
-    return -1;
 }
 
 static int value_bool(const struct mm_option_value *v, bool *out, char *err, size_t err_len)
@@ -55,25 +41,42 @@ static int value_bool(const struct mm_option_value *v, bool *out, char *err, siz
     return -1;
 }
 
-static int value_long(const struct mm_option_value *v, long min, long max, long *out, char *err,
-                      size_t err_len)
+/* A number or a text as the text number.c parses, so both fronts get the
+ * same words for the same mistake. */
+static const char *number_text(const struct mm_option_value *v, char *buf, size_t len)
 {
-    double d = NAN;
-    if (v->kind == MM_VALUE_NUMBER) {
-        d = v->number;
-    } else if (v->kind == MM_VALUE_TEXT) {
-        char *end;
-        errno = 0;
-        long l = strtol(v->text, &end, 10);
-        if (!errno && end != v->text && !*end)
-            d = (double)l;
+    if (v->kind == MM_VALUE_TEXT)
+        return v->text;
+    if (v->kind != MM_VALUE_NUMBER)
+        return NULL;
+    snprintf(buf, len, "%.15g", v->number);
+    return buf;
+}
+
+/* Whole numbers and durations are converted and range-checked here, from the
+ * table's min and max, before a setter sees them as a number. */
+static int convert_number(const struct mm_option *opt, const struct mm_option_value *v, double *out, char *err,
+                          size_t err_len)
+{
+    char buf[40];
+    const char *text = number_text(v, buf, sizeof(buf));
+    if (opt->type == MM_OPT_INT) {
+        int64_t n;
+        if (!text) {
+            snprintf(err, err_len, "expects a whole number");
+            return -1;
+        }
+        if (mm_parse_i64(text, (int64_t)opt->min, (int64_t)opt->max, &n, err, err_len) != 0)
+            return -1;
+        *out = (double)n;
+        return 0;
     }
-    if (!(d == floor(d)) || d < (double)min || d > (double)max) {
-        snprintf(err, err_len, "expects a whole number between %ld and %ld", min, max);
+    double unit = v->bare_unit_s > 0 ? v->bare_unit_s : 1.0;
+    if (!text) {
+        snprintf(err, err_len, "expects a duration");
         return -1;
     }
-    *out = (long)d;
-    return 0;
+    return mm_parse_duration(text, unit, opt->min, opt->max, out, err, err_len);
 }
 
 static int store_string(char **dst, const struct mm_option_value *v, char *err, size_t err_len)
@@ -88,7 +91,20 @@ static int store_string(char **dst, const struct mm_option_value *v, char *err, 
     return 0;
 }
 
-/* ---- setters, one per option ---- */
+/* A file name or a pattern: empty is a mistake (an unset variable in a
+ * template), never "off". */
+static int store_nonempty(char **dst, const struct mm_option_value *v, const char *what, char *err,
+                          size_t err_len)
+{
+    if (v->kind == MM_VALUE_TEXT && !*v->text) {
+        snprintf(err, err_len, "expects %s, got an empty string", what);
+        return -1;
+    }
+    return store_string(dst, v, err, err_len);
+}
+
+/* ---- setters, one per option; whole numbers and durations arrive
+ * converted and range-checked by mm_option_apply ---- */
 
 static int set_url(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
@@ -100,18 +116,24 @@ static int set_url(struct mm_instance_config *c, const struct mm_option_value *v
 
 static int set_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return value_seconds(v, &c->timeout_s, err, n);
+    (void)err, (void)n;
+    c->timeout_s = v->number;
+    return 0;
 }
 
 static int set_connect_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                                size_t n)
 {
-    return value_seconds(v, &c->connect_timeout_s, err, n);
+    (void)err, (void)n;
+    c->connect_timeout_s = v->number;
+    return 0;
 }
 
 static int set_max_body(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return value_long(v, 1024, 256L * 1024 * 1024, &c->max_body_bytes, err, n);
+    (void)err, (void)n;
+    c->max_body_bytes = (long)v->number;
+    return 0;
 }
 
 static int set_follow_redirects(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -132,7 +154,7 @@ static int set_verify_host(struct mm_instance_config *c, const struct mm_option_
 
 static int set_ca_cert(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_string(&c->ca_cert, v, err, n);
+    return store_nonempty(&c->ca_cert, v, "a CA certificate file", err, n);
 }
 
 static int set_user(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -147,7 +169,7 @@ static int set_password(struct mm_instance_config *c, const struct mm_option_val
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_string(&c->process.pidfile, v, err, n);
+    return store_nonempty(&c->process.pidfile, v, "the path of a file holding the master's PID", err, n);
 }
 
 static int set_process_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -177,7 +199,7 @@ static int set_process_match(struct mm_instance_config *c, const struct mm_optio
         return -1;
     }
     regfree(&re);
-    return store_string(&c->process.process_match_regex, v, err, n);
+    return store_nonempty(&c->process.process_match_regex, v, "an extended regular expression", err, n);
 }
 
 static int set_collect_process(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -186,35 +208,50 @@ static int set_collect_process(struct mm_instance_config *c, const struct mm_opt
     return value_bool(v, &c->collect_process, err, n);
 }
 
-/* The sockets module parses its own values from text: numbers are checked
- * here like every other whole-number option (same message in both fronts),
- * then handed over as text. */
-#define SOCKETS_INT_SETTER(fn_name, parser, min, max)                                                   \
-    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
-    {                                                                                                   \
-        long number;                                                                                    \
-        char buf[24];                                                                                   \
-        if (value_long(v, min, max, &number, err, n) != 0)                                             \
-            return -1;                                                                                  \
-        snprintf(buf, sizeof(buf), "%ld", number);                                                      \
-        return parser(&c->sockets, buf, err, n);                                                        \
-    }
+static int set_client_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    return mm_sockets_config_add_client_port(&c->sockets, (int)v->number, err, n);
+}
 
-#define SOCKETS_TEXT_SETTER(fn_name, parser)                                                            \
-    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
-    {                                                                                                   \
-        const char *text;                                                                               \
-        if (value_text(v, &text, err, n) != 0)                                                          \
-            return -1;                                                                                  \
-        return parser(&c->sockets, text, err, n);                                                       \
-    }
+static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
+{
+    (void)err, (void)n;
+    c->sockets.upstream_port = (int)v->number;
+    return 0;
+}
 
-SOCKETS_INT_SETTER(set_client_port, mm_sockets_config_add_client_port, 1, 65535)
-SOCKETS_INT_SETTER(set_upstream_port, mm_sockets_config_set_upstream_port, 0, 65535)
-SOCKETS_INT_SETTER(set_ips_over, mm_sockets_config_set_ips_over, 0, 1000000)
-SOCKETS_INT_SETTER(set_max_countries, mm_sockets_config_set_max_countries, 0, 512)
-SOCKETS_TEXT_SETTER(set_ignore_network, mm_sockets_config_add_ignore)
-SOCKETS_TEXT_SETTER(set_geoip, mm_sockets_config_set_geoip_path)
+static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    (void)err, (void)n;
+    c->sockets.ips_over = (int)v->number;
+    return 0;
+}
+
+static int set_max_countries(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
+{
+    (void)err, (void)n;
+    c->sockets.max_countries = (int)v->number;
+    return 0;
+}
+
+static int set_ignore_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                              size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_ignore(&c->sockets, text, err, n);
+}
+
+static int set_geoip(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_set_geoip_path(&c->sockets, text, err, n);
+}
 
 static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
@@ -234,10 +271,10 @@ static int set_collect_sockets(struct mm_instance_config *c, const struct mm_opt
 static const struct mm_option options[] = {
     { "URL", "url", MM_OPT_STRING, false, MM_HTTP_DEFAULT_URL, "the proxy's stats page (http or https)", 0, 0,
       set_url },
-    { "Timeout", "timeout", MM_OPT_DURATION, false, "2s", "whole request, kept below the interval", 0, 0,
-      set_timeout },
-    { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0, 0,
-      set_connect_timeout },
+    { "Timeout", "timeout", MM_OPT_DURATION, false, "2s", "whole request, kept below the interval", 0.001,
+      3600, set_timeout },
+    { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0.001,
+      3600, set_connect_timeout },
     { "MaxBodySize", "max-body-size", MM_OPT_INT, false, "1048576", "bytes; a larger stats page is refused",
       1024, 256L * 1024 * 1024, set_max_body },
     { "FollowRedirects", "follow-redirects", MM_OPT_BOOL, false, "false", "follow HTTP redirects (http/https)",
@@ -275,7 +312,8 @@ static const struct mm_option options[] = {
     { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
       "MaxMind DB file for connections per country", 0, 0, set_geoip },
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
-      "countries reported per gather, the rest summed as other; 0 = no countries", 0, 512, set_max_countries },
+      "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
+      set_max_countries },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -309,5 +347,10 @@ const struct mm_option *mm_option_by_flag(const char *flag)
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
                     const struct mm_option_value *value, char *err, size_t err_len)
 {
-    return opt->set(cfg, value, err, err_len);
+    if (opt->type != MM_OPT_INT && opt->type != MM_OPT_DURATION)
+        return opt->set(cfg, value, err, err_len);
+    struct mm_option_value number = { .kind = MM_VALUE_NUMBER };
+    if (convert_number(opt, value, &number.number, err, err_len) != 0)
+        return -1;
+    return opt->set(cfg, &number, err, err_len);
 }

@@ -12,9 +12,13 @@
 
 #include "core/instance.h"
 
+/* The fronts' own Interval / --interval: the same range in both. */
+#define MM_INTERVAL_MIN_S 0.001
+#define MM_INTERVAL_MAX_S 86400.0
+
 enum mm_option_type {
     MM_OPT_STRING,
-    MM_OPT_DURATION, /* a number of seconds, or "500ms", "2s" */
+    MM_OPT_DURATION, /* "500ms", "2s", or a bare number (seconds; collectd: milliseconds) */
     MM_OPT_BOOL,
     MM_OPT_INT,
 };
@@ -25,6 +29,7 @@ struct mm_option_value {
     const char *text;
     double number;
     bool boolean;
+    double bare_unit_s; /* durations: seconds per unit of a bare number; 0 = 1 */
 };
 
 struct mm_option {
@@ -34,8 +39,11 @@ struct mm_option {
     bool repeatable;
     const char *default_text; /* for --help and the docs */
     const char *help;
-    long min, max; /* MM_OPT_INT bounds */
-    /* Stores the value; returns 0, or -1 with the reason in err. */
+    /* The only place an option's range is written: MM_OPT_INT bounds, or
+     * MM_OPT_DURATION bounds in seconds. */
+    double min, max;
+    /* Stores the value (MM_OPT_INT and MM_OPT_DURATION as .number, already
+     * converted and in range); returns 0, or -1 with the reason in err. */
     int (*set)(struct mm_instance_config *cfg, const struct mm_option_value *value, char *err,
                size_t err_len);
 };
@@ -45,8 +53,8 @@ const struct mm_option *mm_option_at(size_t i);
 const struct mm_option *mm_option_by_collectd_name(const char *name); /* case-insensitive */
 const struct mm_option *mm_option_by_flag(const char *flag);
 
-/* Converts and stores a value; -1 with a reason (not naming the option: the
- * front names it in its own spelling). */
+/* Converts, range-checks and stores a value; -1 with a reason (not naming
+ * the option: the front names it in its own spelling). */
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
                     const struct mm_option_value *value, char *err, size_t err_len);
 

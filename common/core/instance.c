@@ -73,21 +73,10 @@ int mm_config_set_string(char **dst, const char *value)
 
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len)
 {
-    char why[200];
-    if (cfg->url && mm_http_check_url(cfg->url, why, sizeof(why)) != 0) {
-        snprintf(err, err_len, "URL (--url): %s", why);
-        return -1;
-    }
-    if (!(cfg->timeout_s > 0 && cfg->timeout_s <= 3600)) {
-        snprintf(err, err_len, "Timeout (--timeout): must be between 1ms and 1h");
-        return -1;
-    }
-    if (cfg->connect_timeout_s < 0 || cfg->connect_timeout_s > cfg->timeout_s) {
-        snprintf(err, err_len, "ConnectTimeout (--connect-timeout): must be positive and not above the timeout");
-        return -1;
-    }
-    if (cfg->max_body_bytes < 1024 || cfg->max_body_bytes > 256L * 1024 * 1024) {
-        snprintf(err, err_len, "MaxBodySize (--max-body-size): must be between 1024 bytes and 256 MiB");
+    /* One option's range is checked by the option table as it is set; here
+     * only what spans two options. */
+    if (cfg->connect_timeout_s > cfg->timeout_s) {
+        snprintf(err, err_len, "ConnectTimeout (--connect-timeout): must not be above the timeout");
         return -1;
     }
     if (cfg->password && !cfg->user) {
@@ -103,12 +92,13 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     memset(inst, 0, sizeof(*inst));
     inst->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
-    if (!inst->cfg.name && mm_config_set_string(&inst->cfg.name, MM_DEFAULT_INSTANCE) != 0)
-        return -1;
-    if (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0)
-        return -1;
     if (log)
         inst->log = *log;
+    if ((!inst->cfg.name && mm_config_set_string(&inst->cfg.name, MM_DEFAULT_INSTANCE) != 0) ||
+        (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0)) {
+        mm_log(&inst->log, MM_LOG_ERROR, "out of memory");
+        return -1;
+    }
     mm_http_init(&inst->http);
     mm_snapshot_init(&inst->snap);
     inst->last_up = -1;
@@ -118,8 +108,10 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
         inst->process_ready = true;
     }
     if (inst->cfg.collect_sockets) {
-        if (mm_sockets_state_init(&inst->sockets) != 0)
+        if (mm_sockets_state_init(&inst->sockets) != 0) {
+            mm_log(&inst->log, MM_LOG_ERROR, "sockets: out of memory");
             return -1;
+        }
         inst->sockets_ready = true;
     }
     inst->stats_port = mm_http_url_port(inst->cfg.url);

@@ -46,7 +46,8 @@ void mm_instance_config_free(struct mm_instance_config *cfg);
 int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src);
 /* Replaces *dst with a copy of value; -1 when out of memory. */
 int mm_config_set_string(char **dst, const char *value);
-/* Checks the whole configuration; -1 with the reason (naming the option) in err. */
+/* Checks what spans options (each option's own range is checked when it is
+ * set); -1 with the reason (naming the option) in err. */
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len);
 
 /* What changed since the previous gather; the collectd front turns these into
@@ -84,7 +85,8 @@ struct mm_instance {
     char last_config_md5[MM_TEXT_STATE_MAX];
 };
 
-/* Takes ownership of cfg's strings (cfg is cleared). */
+/* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason
+ * logged through log (give it, so a front never reports a guess). */
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log);
 void mm_instance_gather(struct mm_instance *inst);

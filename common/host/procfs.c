@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/number.h"
+
 ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, int *truncated)
 {
     if (truncated)
@@ -53,23 +55,14 @@ ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, in
 /* Reads one unsigned decimal token at *p and moves past it and one space. */
 static int next_u64(const char **p, uint64_t *out)
 {
-    const char *s = *p;
-    if (*s < '0' || *s > '9')
+    const char *s = mm_scan_u64(*p, NULL, out);
+    if (!s)
         return -1;
-    uint64_t v = 0;
-    while (*s >= '0' && *s <= '9') {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-        s++;
-    }
     if (*s == ' ')
         s++;
     else if (*s != '\n' && *s != '\0')
         return -1;
     *p = s;
-    *out = v;
     return 0;
 }
 
@@ -95,10 +88,9 @@ int mm_procfs_parse_stat(const char *buf, struct mm_procfs_stat *out)
     if (!open || !close || close < open || close[1] != ' ')
         return -1;
 
-    char *end;
-    errno = 0;
-    long pid = strtol(buf, &end, 10);
-    if (errno || end == buf || *end != ' ' || pid <= 0 || pid > 0x7fffffff)
+    uint64_t pid;
+    const char *end = mm_scan_u64(buf, NULL, &pid);
+    if (!end || *end != ' ' || pid == 0 || pid > 0x7fffffff)
         return -1;
     out->pid = (int)pid;
 

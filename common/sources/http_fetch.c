@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/number.h"
+
 void mm_http_options_defaults(struct mm_http_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
@@ -80,13 +82,14 @@ int mm_http_url_port(const char *url)
     /* libcurl's own URL parser, so the port is the one curl will connect to */
     CURLU *u = curl_url();
     char *port = NULL;
-    int result = 0;
+    int64_t result = 0;
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
-        result = atoi(port);
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        mm_parse_i64(port, 0, 65535, &result, NULL, 0) != 0)
+        result = 0;
     curl_free(port);
     curl_url_cleanup(u);
-    return result;
+    return (int)result;
 }
 
 void mm_http_redact_url(const char *url, char *out, size_t out_len)

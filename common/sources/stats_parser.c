@@ -6,7 +6,6 @@
  * (">>>>>>name>>>>>>  start") carry no value and are skipped. */
 #include "sources/stats_parser.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number.h"
 #include "sources/stats_fields.h"
 
 struct parse_ctx {
@@ -60,43 +60,14 @@ static bool is_section_marker(const char *key, size_t len)
 /* Strict integer: optional '-', digits only, within int64. */
 static bool parse_int(const char *s, int64_t *out)
 {
-    const char *p = s;
-    if (*p == '-')
-        p++;
-    if (*p < '0' || *p > '9')
-        return false;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno == ERANGE || *end != '\0')
-        return false;
-    *out = v;
-    return true;
+    return mm_parse_i64(s, INT64_MIN, INT64_MAX, out, NULL, 0) == 0;
 }
 
-/* Strict decimal float as MTProxy prints it ("99.850", "0.000028"): no
- * exponent, hex, inf or nan, which strtod would otherwise accept. */
+/* Strict decimal as MTProxy prints it ("99.850", "0.000028"): no exponent,
+ * hex, inf or nan. */
 static bool parse_double(const char *s, double *out)
 {
-    const char *p = s;
-    if (*p == '-')
-        p++;
-    bool digits = false;
-    for (; *p; p++) {
-        if (*p >= '0' && *p <= '9')
-            digits = true;
-        else if (*p != '.')
-            return false;
-    }
-    if (!digits)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno == ERANGE || *end != '\0' || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
+    return mm_parse_decimal(s, -HUGE_VAL, HUGE_VAL, out, NULL, 0) == 0;
 }
 
 static bool parse_typed(const char *s, enum mm_value_type type, int64_t *i, double *d)

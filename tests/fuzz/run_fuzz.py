@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 FUZZ = os.path.join(BUILD, "fuzz")
 TARGETS = ["stats_parser", "line_protocol", "json_output", "sockdiag", "procfs", "procnet",
-           "options", "netmask"]
+           "options", "netmask", "prometheus_text", "number"]
 FIX = os.path.join(ROOT, "tests", "fixtures")
 ENV = dict(os.environ,
            ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0",
@@ -56,6 +56,9 @@ def seed_dir(target):
     if target in ("stats_parser", "json_output"):
         for p in stats:
             shutil.copy(p, d)
+    elif target == "prometheus_text":
+        for p in sorted(glob.glob(os.path.join(FIX, "peers", "*", "*.txt"))):
+            shutil.copy(p, os.path.join(d, os.path.basename(os.path.dirname(p)) + "-" + os.path.basename(p)))
     elif target == "procfs":
         for i, name in enumerate(("stat", "status", "limits", "io")):
             for p in glob.glob(os.path.join(FIX, "proc-M2", "*", name)):
@@ -86,6 +89,10 @@ def seed_dir(target):
     elif target == "netmask":
         for i, t in enumerate((b"10.0.0.0/8", b"2001:db8::/32", b"127.0.0.1", b"::ffff:1.2.3.4/128",
                                b"1.2.3.4/33", b"fe80::1%eth0/64")):
+            _write(d, "seed%d" % i, t)
+    elif target == "number":
+        for i, t in enumerate((b"0", b"-9223372036854775808", b"18446744073709551616", b"007", b"99.850",
+                               b"-.5", b"1e3", b"500ms", b"1.5m", b"2h", b" 1", b"0x10")):
             _write(d, "seed%d" % i, t)
     return d
 

@@ -115,7 +115,7 @@ class CollectdPlugin(unittest.TestCase):
                 and 'type_instance = %s,' % type_instance in l]
 
     def test_down_up_down_notifies_once_per_transition(self):
-        fast = '  Interval 0.25\n  Timeout 0.2\n'
+        fast = '  Interval 0.25\n  Timeout 200\n'
         with StatsServer(static=True, fixture=FIXTURE_A) as srv, \
                 StatsServer(static=True, fixture=FIXTURE_B) as other:
             conf = ('<Instance "main">\n  URL "%s"\n%s</Instance>\n' % (srv.url, fast)
@@ -165,7 +165,7 @@ class CollectdPlugin(unittest.TestCase):
 
     def test_restart_mode_notifies_once_per_restart(self):
         with StatsServer(mode='ok', fixture=FIXTURE_A) as srv:
-            conf = '<Instance "main">\n  URL "%s"\n  Interval 0.25\n  Timeout 0.2\n</Instance>\n' % srv.url
+            conf = '<Instance "main">\n  URL "%s"\n  Interval 0.25\n  Timeout 200\n</Instance>\n' % srv.url
             with Collectd(conf) as cd:
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 for n in (1, 2):
@@ -186,7 +186,7 @@ class CollectdPlugin(unittest.TestCase):
         # the third keeps its 1 s schedule.
         with StatsServer(mode='hang', fixture=FIXTURE_A) as slow, \
                 StatsServer(static=True, fixture=FIXTURE_B) as ok:
-            slow_conf = '  Interval 3\n  Timeout 2\n'
+            slow_conf = '  Interval 3\n  Timeout "2s"\n'
             conf = ('<Instance "slow1">\n  URL "%s"\n%s</Instance>\n' % (slow.url, slow_conf)
                     + '<Instance "slow2">\n  URL "%s"\n%s</Instance>\n' % (slow.url, slow_conf)
                     + instance_block('fast', ok.url))
@@ -230,14 +230,15 @@ class CollectdConfigErrors(unittest.TestCase):
         self.refused('<Instance "x">\n</Instance>\n<Instance "x">\n</Instance>', 'instance "x"', 'defined twice')
 
     def test_out_of_range(self):
-        self.refused('<Instance "x">\n  MaxBodySize 10\n</Instance>', 'option "MaxBodySize"', 'between')
+        self.refused('<Instance "x">\n  MaxBodySize 10\n</Instance>', 'option "MaxBodySize"',
+                     '10 is out of range 1024..268435456')
 
     def test_wrong_type_for_every_option_in_the_table(self):
         # Every row of the core option table (shared with mtproxy-telegraf), one wrong value per type.
         table = open(os.path.join(ROOT_DIR, 'common', 'core', 'config_options.c')).read()
         rows = re.findall(r'\{\s*"([A-Za-z]+)",\s*"[a-z0-9-]+",\s*(MM_OPT_[A-Z]+),', table)
         self.assertGreaterEqual(len(rows), 10, 'option table not found')
-        wrong = {'MM_OPT_STRING': ('5', 'string'), 'MM_OPT_DURATION': ('"soon"', 'seconds'),
+        wrong = {'MM_OPT_STRING': ('5', 'string'), 'MM_OPT_DURATION': ('"soon"', 'not a duration'),
                  'MM_OPT_BOOL': ('"maybe"', 'true or false'), 'MM_OPT_INT': ('"lots"', 'whole number')}
         for name, type_ in rows:
             value, word = wrong[type_]
@@ -246,7 +247,7 @@ class CollectdConfigErrors(unittest.TestCase):
                              'instance "x"', 'option "%s"' % name, word)
         # and as a <Plugin>-level default
         self.refused('VerifyPeer "maybe"\n<Instance "x">\n</Instance>', '(defaults)', 'option "VerifyPeer"')
-        self.refused('<Instance "x">\n  Interval "often"\n</Instance>', 'option "Interval"', 'seconds')
+        self.refused('<Instance "x">\n  Interval "often"\n</Instance>', 'option "Interval"', 'a number of seconds')
         self.refused('<Instance "x">\n  URL "http://a/" "http://b/"\n</Instance>', 'option "URL"',
                      'exactly one argument')
 
@@ -256,7 +257,7 @@ class CollectdConfigErrors(unittest.TestCase):
         self.refused('Interval 2\nInterval 3\n<Instance "x">\n</Instance>', '(defaults)', 'option "Interval"',
                      'twice')
         # a default overridden inside an <Instance> is not a repetition
-        rc, log = collectd_check_config('Timeout 0.5\n<Instance "x">\n  Timeout 0.3\n</Instance>')
+        rc, log = collectd_check_config('Timeout 500\n<Instance "x">\n  Timeout 300\n</Instance>')
         self.assertEqual(rc, 0, log)
 
     def test_instance_without_name(self):
@@ -270,10 +271,10 @@ class CollectdConfigErrors(unittest.TestCase):
         self.refused('<Instance "x">\n  <URL "a">\n    Foo 1\n  </URL>\n</Instance>', 'option "URL"', 'not a block')
 
     def test_timeout_not_below_interval_is_lowered(self):
-        rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout 5\n</Instance>')
+        rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout "5s"\n</Instance>')
         self.assertEqual(rc, 0, log)
         self.assertIn('instance "x": Timeout 5s is not below the interval 2s; using 1.6s', log)
-        rc, log = collectd_check_config('<Instance "y">\n  Interval 2\n  Timeout 1\n</Instance>')
+        rc, log = collectd_check_config('<Instance "y">\n  Interval 2\n  Timeout 1000\n</Instance>')
         self.assertEqual(rc, 0, log)
         self.assertNotIn('not below the interval', log)
 

@@ -213,7 +213,7 @@ class CollectdFaults(unittest.TestCase):
             for mode in MATRIX:
                 servers[mode] = StatsServer(mode=mode).start()
                 name = 'f' + re.sub(r'[^a-z0-9]', '', mode)
-                blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout %g\n  PidFile "%s"\n'
+                blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout "%gs"\n  PidFile "%s"\n'
                               '  ClientPort %d\n</Instance>\n'
                               % (name, servers[mode].url, TIMEOUT, fake.pidfile, port))
             with Collectd(''.join(blocks), interval=1.5) as cd:

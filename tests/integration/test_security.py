@@ -82,7 +82,7 @@ class TinyServer:
 
 
 def block(url, extra=''):
-    return '<Instance "main">\n  URL "%s"\n  Timeout 0.5\n  CollectSockets false\n%s</Instance>\n' % (url, extra)
+    return '<Instance "main">\n  URL "%s"\n  Timeout 500\n  CollectSockets false\n%s</Instance>\n' % (url, extra)
 
 
 class Schemes(unittest.TestCase):

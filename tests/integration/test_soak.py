@@ -105,7 +105,7 @@ class CollectdSoak(unittest.TestCase):
         modes = ['ok', 'refuse', 'garbage', '404', 'truncated-short', 'hang', 'html', 'big', 'wrong-type']
         servers = [StatsServer(mode='ok').start() for _ in intervals]
         try:
-            blocks = ''.join('<Instance "s%d">\n  URL "%s"\n  Interval %g\n  Timeout 0.5\n</Instance>\n'
+            blocks = ''.join('<Instance "s%d">\n  URL "%s"\n  Interval %g\n  Timeout 500\n</Instance>\n'
                              % (i, s.url, iv) for i, (s, iv) in enumerate(zip(servers, intervals)))
             with Collectd(blocks, interval=1) as cd:
                 pid = cd.proc.pid

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/number.h"
 #include "host/sockets/listen_ports.h"
 #include "host/sockets/sockets.h"
 
@@ -51,11 +52,19 @@ int main(int argc, char **argv)
     int pids[256];
     size_t n_pids = 0;
     char err[256];
+    int64_t port = 0;
     while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:d:")) != -1) {
         int rc = 0;
         switch (opt) {
-        case 'p': rc = mm_sockets_config_add_client_port(&cfg, optarg, err, sizeof(err)); break;
-        case 'u': rc = mm_sockets_config_set_upstream_port(&cfg, optarg, err, sizeof(err)); break;
+        case 'p':
+            rc = mm_parse_i64(optarg, 1, 65535, &port, err, sizeof(err));
+            if (rc == 0)
+                rc = mm_sockets_config_add_client_port(&cfg, (int)port, err, sizeof(err));
+            break;
+        case 'u':
+            rc = mm_parse_i64(optarg, 0, 65535, &port, err, sizeof(err));
+            cfg.upstream_port = (int)port;
+            break;
         case 'g': rc = mm_sockets_config_set_geoip_path(&cfg, optarg, err, sizeof(err)); break;
         case 'k': runs = atoi(optarg); break;
         case 'w': warmup = atoi(optarg); break;

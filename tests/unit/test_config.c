@@ -1,27 +1,14 @@
-/* test_config.c — durations, URL checks and redaction, config validation,
- * and the repeat latch of log.c. */
+/* test_config.c — the option table (conversion, ranges, reasons), URL
+ * checks and redaction, cross-option validation, and the repeat latch of
+ * log.c. The number syntax itself is test_number.c's. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "core/config_options.h"
-#include "core/duration.h"
 #include "sources/http_fetch.h"
 #include "core/instance.h"
 #include "core/log.h"
-
-static void durations(void)
-{
-    double s = 0;
-    CHECK(mm_parse_duration("500ms", &s) == 0 && s == 0.5);
-    CHECK(mm_parse_duration("2s", &s) == 0 && s == 2.0);
-    CHECK(mm_parse_duration("1.5m", &s) == 0 && s == 90.0);
-    CHECK(mm_parse_duration("3", &s) == 0 && s == 3.0);
-    CHECK(mm_parse_duration("250us", &s) == 0 && s > 0.000249 && s < 0.000251);
-    const char *bad[] = { "", "s", "abc", "-1s", "0s", "5x", "2 s", "1e400", "nan", "25h" };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK(mm_parse_duration(bad[i], &s) == -1);
-}
 
 static void urls(void)
 {
@@ -50,14 +37,92 @@ static void config_checks(void)
     char err[256];
     mm_instance_config_defaults(&cfg);
     CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == 0);
-    cfg.timeout_s = 0;
-    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == -1 && strstr(err, "Timeout"));
-    cfg.timeout_s = 2;
-    cfg.max_body_bytes = 10;
-    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == -1 && strstr(err, "MaxBodySize"));
-    cfg.max_body_bytes = 4096;
-    mm_config_set_string(&cfg.url, "ftp://x/");
-    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == -1 && strstr(err, "URL"));
+    cfg.connect_timeout_s = 3;
+    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == -1 && strstr(err, "ConnectTimeout"));
+    cfg.connect_timeout_s = 1;
+    mm_config_set_string(&cfg.password, "x");
+    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == -1 && strstr(err, "without User"));
+    mm_instance_config_free(&cfg);
+}
+
+static int apply_text(struct mm_instance_config *cfg, const char *flag, const char *text, char *err, size_t n)
+{
+    struct mm_option_value v = { .kind = MM_VALUE_TEXT, .text = text };
+    return mm_option_apply(mm_option_by_flag(flag), cfg, &v, err, n);
+}
+
+/* Ranges live in the table only: what a setter accepts is what runs. */
+static void ranges_come_from_the_table(void)
+{
+    struct mm_instance_config cfg;
+    mm_instance_config_defaults(&cfg);
+    char err[256];
+    CHECK(apply_text(&cfg, "timeout", "2h", err, sizeof(err)) == -1);
+    CHECK(strcmp(err, "2h is out of range 1ms..1h") == 0);
+    CHECK(apply_text(&cfg, "timeout", "1h", err, sizeof(err)) == 0 && cfg.timeout_s == 3600);
+    CHECK(mm_instance_config_check(&cfg, err, sizeof(err)) == 0);
+    CHECK(apply_text(&cfg, "timeout", "0.5ms", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
+    CHECK(apply_text(&cfg, "connect-timeout", "2h", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
+    CHECK(apply_text(&cfg, "max-body-size", "1023", err, sizeof(err)) == -1);
+    CHECK(strcmp(err, "1023 is out of range 1024..268435456") == 0);
+    CHECK(apply_text(&cfg, "max-body-size", "268435456", err, sizeof(err)) == 0 &&
+          cfg.max_body_bytes == 268435456);
+    CHECK(apply_text(&cfg, "max-body-size", "1e6", err, sizeof(err)) == -1 && strstr(err, "not a whole number"));
+    CHECK(apply_text(&cfg, "client-port", "0", err, sizeof(err)) == -1 && strstr(err, "1..65535"));
+    CHECK(apply_text(&cfg, "client-port", "65536", err, sizeof(err)) == -1 && strstr(err, "65536"));
+    CHECK(apply_text(&cfg, "client-port", "-1", err, sizeof(err)) == -1);
+    CHECK(apply_text(&cfg, "client-port", "443", err, sizeof(err)) == 0 && cfg.sockets.client_ports[0] == 443);
+    CHECK(apply_text(&cfg, "upstream-port", "0", err, sizeof(err)) == 0 && cfg.sockets.upstream_port == 0);
+    CHECK(apply_text(&cfg, "ips-over", "four", err, sizeof(err)) == -1);
+    CHECK(apply_text(&cfg, "ips-over", "4", err, sizeof(err)) == 0 && cfg.sockets.ips_over == 4);
+    CHECK(apply_text(&cfg, "max-countries", "513", err, sizeof(err)) == -1 && strstr(err, "0..512"));
+    CHECK(apply_text(&cfg, "max-countries", "0", err, sizeof(err)) == 0 && cfg.sockets.max_countries == 0);
+    /* each whole-number and duration row has a usable range */
+    for (size_t i = 0; i < mm_option_count(); i++) {
+        const struct mm_option *o = mm_option_at(i);
+        if (o->type == MM_OPT_INT || o->type == MM_OPT_DURATION)
+            CHECK(o->min >= 0 && o->max > o->min);
+    }
+    mm_instance_config_free(&cfg);
+}
+
+/* An empty path is refused with that reason when set, not found at start. */
+static void empty_paths_are_refused_when_set(void)
+{
+    struct mm_instance_config cfg;
+    mm_instance_config_defaults(&cfg);
+    char err[256];
+    const char *flags[] = { "pidfile", "ca-cert", "process-match", "geoip" };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        err[0] = '\0';
+        CHECK(apply_text(&cfg, flags[i], "", err, sizeof(err)) == -1);
+        CHECK(strstr(err, "empty") != NULL);
+        CHECK(strstr(err, "memory") == NULL);
+    }
+    CHECK(cfg.process.pidfile == NULL);
+    CHECK(apply_text(&cfg, "pidfile", "/run/mtproxy.pid", err, sizeof(err)) == 0);
+    mm_instance_config_free(&cfg);
+}
+
+/* collectd's Timeout 500 is 500 ms (its curl/apache convention); a flag's
+ * bare number is seconds; suffixed forms mean the same everywhere. */
+static void bare_duration_unit_is_the_fronts(void)
+{
+    struct mm_instance_config cfg;
+    mm_instance_config_defaults(&cfg);
+    char err[256];
+    const struct mm_option *timeout = mm_option_by_collectd_name("Timeout");
+    struct mm_option_value ms = { .kind = MM_VALUE_NUMBER, .number = 500, .bare_unit_s = 0.001 };
+    CHECK(mm_option_apply(timeout, &cfg, &ms, err, sizeof(err)) == 0 && cfg.timeout_s == 0.5);
+    struct mm_option_value ms_text = { .kind = MM_VALUE_TEXT, .text = "250", .bare_unit_s = 0.001 };
+    CHECK(mm_option_apply(timeout, &cfg, &ms_text, err, sizeof(err)) == 0 && cfg.timeout_s == 0.25);
+    struct mm_option_value suffixed = { .kind = MM_VALUE_TEXT, .text = "2s", .bare_unit_s = 0.001 };
+    CHECK(mm_option_apply(timeout, &cfg, &suffixed, err, sizeof(err)) == 0 && cfg.timeout_s == 2);
+    struct mm_option_value too_long = { .kind = MM_VALUE_NUMBER, .number = 3600001, .bare_unit_s = 0.001 };
+    CHECK(mm_option_apply(timeout, &cfg, &too_long, err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
+    struct mm_option_value fraction = { .kind = MM_VALUE_NUMBER, .number = 0.5, .bare_unit_s = 0.001 };
+    CHECK(mm_option_apply(timeout, &cfg, &fraction, err, sizeof(err)) == -1);
+    CHECK(apply_text(&cfg, "timeout", "3", err, sizeof(err)) == 0 && cfg.timeout_s == 3);
     mm_instance_config_free(&cfg);
 }
 
@@ -96,6 +161,24 @@ static void repeated_errors_are_logged_once(void)
     CHECK_INT_EQ(c.count, 4);
 }
 
+/* Init errors reach the front's logger with their own words (collectd gave
+ * its logger only after init, and reported "out of memory"). */
+static void init_errors_are_logged_with_their_reason(void)
+{
+    struct captured c = { 0 };
+    struct mm_logger log = { capture, &c };
+    struct mm_instance_config cfg;
+    mm_instance_config_defaults(&cfg);
+    cfg.collect_sockets = false;
+    mm_config_set_string(&cfg.process.pidfile, ""); /* what the option table refuses */
+    struct mm_instance inst;
+    CHECK(mm_instance_init(&inst, &cfg, &log) == -1);
+    CHECK(c.count >= 1);
+    CHECK(strstr(c.last, "pidfile must not be empty") != NULL);
+    mm_instance_free(&inst);
+    mm_instance_config_free(&cfg);
+}
+
 static void option_table_serves_both_fronts(void)
 {
     for (size_t i = 0; i < mm_option_count(); i++) {
@@ -130,9 +213,12 @@ static void option_table_serves_both_fronts(void)
 int main(void)
 {
     TEST(option_table_serves_both_fronts);
-    TEST(durations);
     TEST(urls);
     TEST(config_checks);
+    TEST(ranges_come_from_the_table);
+    TEST(empty_paths_are_refused_when_set);
+    TEST(bare_duration_unit_is_the_fronts);
     TEST(repeated_errors_are_logged_once);
+    TEST(init_errors_are_logged_with_their_reason);
     return check_done();
 }

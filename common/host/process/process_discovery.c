@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number.h"
 #include "core/log.h"
 #include "host/procfs.h"
 
@@ -142,18 +143,12 @@ static int parse_pid(const char *s, int *pid)
 {
     while (*s == ' ' || *s == '\t')
         s++;
-    long long v = 0;
-    int digits = 0;
-    while (*s >= '0' && *s <= '9') {
-        v = v * 10 + (*s - '0');
-        if (v > 0x7fffffff)
-            return -1;
-        s++;
-        digits++;
-    }
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    if (!digits || *s != '\0' || v <= 0)
+    uint64_t v;
+    const char *end = mm_scan_u64(s, NULL, &v);
+    if (!end)
+        return -1;
+    end += strspn(end, " \t\r\n");
+    if (*end != '\0' || v == 0 || v > 0x7fffffff)
         return -1;
     *pid = (int)v;
     return 0;
@@ -191,19 +186,12 @@ static int check_pidfile(int rootfd, const struct mm_proc_match *m, const char *
     return pid;
 }
 
+/* A /proc entry's pid: digits only, no leading zero; 0 for anything else. */
 static int pid_of_name(const char *name)
 {
-    if (*name < '1' || *name > '9')
-        return 0;
-    long v = 0;
-    for (const char *p = name; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        v = v * 10 + (*p - '0');
-        if (v > 0x7fffffff)
-            return 0;
-    }
-    return (int)v;
+    uint64_t v;
+    const char *end = mm_scan_u64(name, NULL, &v);
+    return *name != '0' && end && !*end && v <= 0x7fffffff ? (int)v : 0;
 }
 
 static void add_worker(struct mm_discovery *d, struct mm_discovery_result *res, int pid)

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/number.h"
+
 /* What follows "key" on the first line that starts with it, or NULL. */
 static const char *after_line_key(const char *buf, const char *key)
 {
@@ -33,15 +35,7 @@ static int line_u64(const char *buf, const char *key, uint64_t *out)
         return -1;
     while (*p == ' ' || *p == '\t')
         p++;
-    if (*p < '0' || *p > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno)
-        return -1;
-    *out = v;
-    return 0;
+    return mm_scan_u64(p, NULL, out) ? 0 : -1;
 }
 
 int mm_proc_parse_status(const char *buf, struct mm_proc_sample *s)
@@ -70,12 +64,9 @@ static int limit_token(const char **pp, int64_t *out)
         *pp = p + 9;
         return 0;
     }
-    if (*p < '0' || *p > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno || v > INT64_MAX)
+    uint64_t v;
+    const char *end = mm_scan_u64(p, NULL, &v);
+    if (!end || v > INT64_MAX)
         return -1;
     *out = (int64_t)v;
     *pp = end;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/number.h"
+
 struct listener {
     uint32_t inode;
     uint16_t port;
@@ -38,13 +40,10 @@ static uint32_t socket_inode(const char *link, size_t len)
 {
     if (len < 10 || memcmp(link, "socket:[", 8) != 0 || link[len - 1] != ']')
         return 0;
-    uint64_t v = 0;
-    for (size_t i = 8; i < len - 1; i++) {
-        if (link[i] < '0' || link[i] > '9' || v > 0xffffffffu)
-            return 0;
-        v = v * 10 + (uint64_t)(link[i] - '0');
-    }
-    return v > 0xffffffffu ? 0 : (uint32_t)v;
+    uint64_t v;
+    if (mm_scan_u64(link + 8, link + len - 1, &v) != link + len - 1 || v > 0xffffffffu)
+        return 0;
+    return (uint32_t)v;
 }
 
 static void add_port(uint16_t *ports, size_t *n, size_t max, uint16_t port)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/number.h"
+
 static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 void mm_ip_from_v4(struct mm_ip *ip, uint32_t ipv4_be)
@@ -105,21 +107,16 @@ int mm_cidr_parse(const char *text, struct mm_cidr *out, char *err, size_t err_l
     }
 
     if (slash) {
-        const char *p = slash + 1;
-        int max = out->prefix, n = 0, digits = 0;
-        /* Digits only: no sign, no spaces, no hex; at most 3 of them. */
-        for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
-            n = n * 10 + (*p - '0');
-        if (digits == 0 || digits > 3 || *p != '\0') {
-            snprintf(err, err_len, "'%s': the prefix length after '/' must be a number 0..%d",
-                     text, max);
+        int max = out->prefix;
+        int64_t n;
+        char why[96];
+        if (strlen(slash + 1) > 3) /* "/0008": no padded prefixes */
+            snprintf(why, sizeof(why), "'%s' is not a number of 1 to 3 digits", slash + 1);
+        if (strlen(slash + 1) > 3 || mm_parse_i64(slash + 1, 0, max, &n, why, sizeof(why)) != 0) {
+            snprintf(err, err_len, "'%s': the prefix length after '/': %s", text, why);
             return -1;
         }
-        if (n > max) {
-            snprintf(err, err_len, "'%s': prefix %d is out of range 0..%d", text, n, max);
-            return -1;
-        }
-        out->prefix = n;
+        out->prefix = (int)n;
     }
     clear_host_bits(&out->net, mapped_bits(out));
     return 0;

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/number.h"
+
 struct field {
     const char *p;
     size_t len;
@@ -99,13 +101,8 @@ int mm_procnet_parse_line(const char *line, size_t len, int family, struct mm_so
     if (f[3].len != 2 || parse_hex32(f[3].p, 2, &st) < 0)
         return -1;
     out->state = (int)st;
-    uint64_t inode = 0;
-    for (size_t i = 0; i < f[9].len; i++) {
-        if (f[9].p[i] < '0' || f[9].p[i] > '9' || inode > 0xffffffffu)
-            return -1;
-        inode = inode * 10 + (uint64_t)(f[9].p[i] - '0');
-    }
-    if (inode > 0xffffffffu)
+    uint64_t inode;
+    if (mm_scan_u64(f[9].p, f[9].p + f[9].len, &inode) != f[9].p + f[9].len || inode > 0xffffffffu)
         return -1;
     out->inode = (uint32_t)inode;
     return 0;

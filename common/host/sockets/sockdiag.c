@@ -33,6 +33,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/number.h"
+
 /* The kernel builds dump messages in skbs of at most 32 KiB; twice that
  * leaves room, and MSG_TRUNC is still checked. */
 #define NLBUF_LEN (64 * 1024)
@@ -391,7 +393,8 @@ static int tcp6_in_use(void)
     const char *p = strstr(buf, "TCP6: inuse ");
     if (!p)
         return 1;
-    return strtol(p + 12, NULL, 10) != 0;
+    uint64_t inuse;
+    return !mm_scan_u64(p + 12, NULL, &inuse) || inuse != 0; /* unsure: walk */
 }
 
 static int nl_dump(struct mm_sockdiag *d, const struct mm_sockdiag_query *q, mm_sock_fn fn,

@@ -28,36 +28,8 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg)
     mm_sockets_config_init(cfg);
 }
 
-/* A plain decimal number: digits only, at most 9 of them. */
-static int parse_uint(const char *text, long max, long *out)
+int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, char *err, size_t err_len)
 {
-    long v = 0;
-    size_t i = 0;
-    for (; text[i] >= '0' && text[i] <= '9' && i < 10; i++)
-        v = v * 10 + (text[i] - '0');
-    if (i == 0 || i > 9 || text[i] != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int mm_sockets_parse_port(const char *text, int allow_zero, int *out, char *err, size_t err_len)
-{
-    long v;
-    if (parse_uint(text, 65535, &v) < 0 || (v == 0 && !allow_zero)) {
-        snprintf(err, err_len, "'%s' is not a TCP port (%d..65535)", text, allow_zero ? 0 : 1);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, const char *text, char *err,
-                                      size_t err_len)
-{
-    int port;
-    if (mm_sockets_parse_port(text, 0, &port, err, err_len) < 0)
-        return -1;
     for (size_t i = 0; i < cfg->n_client_ports; i++)
         if (cfg->client_ports[i] == port)
             return 0;
@@ -67,12 +39,6 @@ int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, const char 
     }
     cfg->client_ports[cfg->n_client_ports++] = port;
     return 0;
-}
-
-int mm_sockets_config_set_upstream_port(struct mm_sockets_config *cfg, const char *text,
-                                        char *err, size_t err_len)
-{
-    return mm_sockets_parse_port(text, 1, &cfg->upstream_port, err, err_len);
 }
 
 int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
@@ -109,31 +75,6 @@ int mm_sockets_config_set_geoip_path(struct mm_sockets_config *cfg, const char *
     }
     free(cfg->geoip_path);
     cfg->geoip_path = copy;
-    return 0;
-}
-
-int mm_sockets_config_set_ips_over(struct mm_sockets_config *cfg, const char *text, char *err,
-                                   size_t err_len)
-{
-    long v;
-    if (parse_uint(text, 1000000, &v) < 0) {
-        snprintf(err, err_len, "'%s' is not a connection count (0..1000000)", text);
-        return -1;
-    }
-    cfg->ips_over = (int)v;
-    return 0;
-}
-
-int mm_sockets_config_set_max_countries(struct mm_sockets_config *cfg, const char *text,
-                                        char *err, size_t err_len)
-{
-    long v;
-    if (parse_uint(text, MM_COUNTRIES_MAX, &v) < 0) {
-        snprintf(err, err_len, "'%s' is not a number of countries (0..%d)", text,
-                 MM_COUNTRIES_MAX);
-        return -1;
-    }
-    cfg->max_countries = (int)v;
     return 0;
 }
 

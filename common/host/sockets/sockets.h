@@ -52,21 +52,14 @@ struct mm_sockets_config {
 void mm_sockets_config_init(struct mm_sockets_config *cfg);
 void mm_sockets_config_free(struct mm_sockets_config *cfg);
 
-/* Option parsers for both fronts. Each returns 0, or -1 with a message in
- * err that names the bad value (the front adds the option name). */
-int mm_sockets_parse_port(const char *text, int allow_zero, int *out, char *err, size_t err_len);
-int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, const char *text, char *err,
-                                      size_t err_len);
-int mm_sockets_config_set_upstream_port(struct mm_sockets_config *cfg, const char *text,
-                                        char *err, size_t err_len);
+/* Option setters for both fronts (whose option table checks the ranges of
+ * the plain numbers, stored as they are). Each returns 0, or -1 with a
+ * message in err that names the bad value (the front adds the option name). */
+int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, char *err, size_t err_len);
 int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
                                  size_t err_len);
 int mm_sockets_config_set_geoip_path(struct mm_sockets_config *cfg, const char *path, char *err,
                                      size_t err_len);
-int mm_sockets_config_set_ips_over(struct mm_sockets_config *cfg, const char *text, char *err,
-                                   size_t err_len);
-int mm_sockets_config_set_max_countries(struct mm_sockets_config *cfg, const char *text,
-                                        char *err, size_t err_len);
 
 /* Everything kept between gathers of one instance; never shared between
  * instances (the GeoIP handle included). */
