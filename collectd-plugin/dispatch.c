@@ -209,6 +209,33 @@ static void dispatch_country(const struct mm_instance *inst, const struct mm_met
     }
 }
 
+/* Clients over time (docs/metrics.md): gauge-clients-distinct_ips_1h ...,
+ * derive-clients-connections_opened, and the lifetime histogram as
+ * cumulative DERIVE counts derive-clients-lifetime_le_<bound> (le_inf for
+ * +Inf), derive-clients-lifetime_count and derive-clients-lifetime_sum
+ * (whole seconds). */
+static void dispatch_clients(const struct mm_instance *inst, const struct mm_metric *m)
+{
+    char type_instance[DATA_MAX_NAME_LEN];
+    double d = mm_metric_as_double(m);
+    if (m->kind == MM_GAUGE) {
+        ssnprintf(type_instance, sizeof(type_instance), "clients-%s", m->name);
+        dispatch_one(inst, "gauge", type_instance, (value_t){ .gauge = (gauge_t)d });
+        return;
+    }
+    const char *le = mm_metric_label(m, "le");
+    if (le)
+        ssnprintf(type_instance, sizeof(type_instance), "clients-lifetime_le_%s",
+                  strcmp(le, "+Inf") == 0 ? "inf" : le);
+    else if (strcmp(m->name, "lifetime_seconds_sum") == 0)
+        sstrncpy(type_instance, "clients-lifetime_sum", sizeof(type_instance));
+    else if (strcmp(m->name, "lifetime_seconds_count") == 0)
+        sstrncpy(type_instance, "clients-lifetime_count", sizeof(type_instance));
+    else
+        ssnprintf(type_instance, sizeof(type_instance), "clients-%s", m->name);
+    dispatch_one(inst, "derive", type_instance, (value_t){ .derive = (derive_t)d });
+}
+
 void plugin_dispatch_snapshot(struct mm_instance *inst)
 {
     for (size_t i = 0; i < inst->snap.count; i++) {
@@ -223,6 +250,9 @@ void plugin_dispatch_snapshot(struct mm_instance *inst)
             break;
         case MM_GROUP_COUNTRY:
             dispatch_country(inst, m);
+            break;
+        case MM_GROUP_CLIENTS:
+            dispatch_clients(inst, m);
             break;
         default:
             break;

@@ -253,6 +253,12 @@ static int set_geoip(struct mm_instance_config *c, const struct mm_option_value 
     return mm_sockets_config_set_geoip_path(&c->sockets, text, err, n);
 }
 
+static int set_state_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                          size_t n)
+{
+    return store_nonempty(&c->sockets.state_file, v, "a file path", err, n);
+}
+
 static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
     bool b;
@@ -314,6 +320,9 @@ static const struct mm_option options[] = {
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
       "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
       set_max_countries },
+    { "StateFile", "state-file", MM_OPT_STRING, false, "none (in memory only)",
+      "file that keeps the distinct-client windows and churn counters across restarts; one per instance",
+      0, 0, set_state_file },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

@@ -47,7 +47,8 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
              copy_string(&dst->process.pidfile, src->process.pidfile) |
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
-             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path);
+             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
+             copy_string(&dst->sockets.state_file, src->sockets.state_file);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -113,6 +114,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         }
         inst->sockets_ready = true;
+        mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
     inst->stats_port = mm_http_url_port(inst->cfg.url);
     return 0;

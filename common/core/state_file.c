@@ -100,8 +100,12 @@ int mm_state_parse(const unsigned char *file, size_t len, const char *owner, siz
     uint32_t version = get32(file + 8), owner_len = get32(file + 12);
     uint64_t plen = get64(file + 16);
     if (version != MM_STATE_VERSION) {
-        snprintf(err, err_len, "foreign (format version %u, this program reads %d)", version,
-                 MM_STATE_VERSION);
+        /* a plausible version is another release's format; anything else is damage */
+        if (version < 1000)
+            snprintf(err, err_len, "foreign (format version %u, this program reads %d)", version,
+                     MM_STATE_VERSION);
+        else
+            snprintf(err, err_len, "corrupt (format version %u)", version);
         return -1;
     }
     if (owner_len >= MM_STATE_OWNER_MAX || plen > MM_STATE_MAX_BYTES) {

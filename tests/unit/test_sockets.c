@@ -92,11 +92,14 @@ static long long country(const struct mm_snapshot *s, const char *code, const ch
     return metric(s, MM_GROUP_COUNTRY, name, "country", code);
 }
 
+/* Metrics of a group as of now: the windows' distinct_ips_24h per country
+ * remembers earlier gathers of the same state (test_windows.c, test_clients.c
+ * cover it). */
 static size_t count_group(const struct mm_snapshot *s, enum mm_group g)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
-        n += s->items[i].group == g;
+        n += s->items[i].group == g && strcmp(s->items[i].name, "distinct_ips_24h") != 0;
     return n;
 }
 
@@ -774,7 +777,8 @@ static void test_default_exclusion(void)
     /* 11 states + unique_ips + max_per_ip + ips_over_limit + 2 bytes; upstream one less */
     CHECK_INT_EQ(count_group(&snap, MM_GROUP_CONNECTIONS), 16 + 15);
     for (size_t i = 0; i < snap.count; i++)
-        CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
+        if (snap.items[i].group != MM_GROUP_CLIENTS) /* counters there (test_clients.c) */
+            CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
     mm_snapshot_free(&snap);

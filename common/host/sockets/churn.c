@@ -112,9 +112,9 @@ void mm_churn_end(struct mm_churn *c)
         struct mm_churn_slot *s = &c->slots[i];
         if (s->stamp <= DELETED || (s->stamp & MARK) == c->mark)
             continue;
-        /* seen last by the previous gather */
+        /* from the first gather that saw it to this one, which finds it gone */
         uint32_t first = (s->stamp & ~MARK) - 2;
-        double life = c->prev_ds >= first ? (c->prev_ds - first) / 10.0 : 0;
+        double life = c->now_ds >= first ? (c->now_ds - first) / 10.0 : 0;
         int b = 0;
         while (b < MM_CHURN_BUCKETS - 1 && life > mm_churn_bounds[b])
             b++;

@@ -5,7 +5,9 @@
  * the /proc path) and remembered with the time of the first gather that saw
  * it. A key not seen before adds one to `opened`; a key seen by the previous
  * gather and gone now is a closed connection whose lifetime is the time from
- * the first to the last gather that saw it (so at most one interval short).
+ * the first gather that saw it to the first that finds it gone: it opened up
+ * to one interval before the one and closed up to one interval before the
+ * other, so the figure is within one interval either way.
  * Both are lower bounds: a connection that opens and closes between two
  * gathers is never seen. The first gather only learns what is open. Lifetimes
  * go to a cumulative histogram with the bounds below (+Inf last). */

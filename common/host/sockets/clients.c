@@ -14,8 +14,7 @@
 #include "host/geo/countries.h"
 
 #define TAG "CLI1"
-#define HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8)
-#define PAYLOAD_MAX (HEAD_BYTES + MM_DW_MAX_BYTES)
+#define HEAD_BYTES MM_CLIENTS_HEAD_BYTES
 
 static int64_t system_clock_ms(int monotonic)
 {
@@ -62,15 +61,9 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
-static void save(struct mm_clients *c, const struct mm_logger *log)
+size_t mm_clients_save_payload(const struct mm_clients *c, unsigned char *buf)
 {
-    if (!c->file.path || c->file.disabled)
-        return;
-    if (!c->buf && !(c->buf = malloc(PAYLOAD_MAX))) {
-        mm_log(log, MM_LOG_WARNING, "state file %s: out of memory, not written", c->file.path);
-        return;
-    }
-    unsigned char *p = c->buf;
+    unsigned char *p = buf;
     memcpy(p, TAG, 4);
     p += 4;
     put64(p, c->churn.opened);
@@ -82,8 +75,49 @@ static void save(struct mm_clients *c, const struct mm_logger *log)
     put64(p, bits);
     p += 8;
     p += mm_dw_save(&c->dw, p);
-    mm_state_file_write(&c->file, c->buf, (size_t)(p - c->buf), log);
+    return (size_t)(p - buf);
+}
+
+static void save(struct mm_clients *c, const struct mm_logger *log)
+{
+    if (!c->file.path || c->file.disabled)
+        return;
+    if (!c->buf && !(c->buf = malloc(MM_CLIENTS_PAYLOAD_MAX))) {
+        mm_log(log, MM_LOG_WARNING, "state file %s: out of memory, not written", c->file.path);
+        return;
+    }
+    mm_state_file_write(&c->file, c->buf, mm_clients_save_payload(c, c->buf), log);
     c->saved_minute = c->now;
+}
+
+int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size_t len, char *err,
+                            size_t err_len)
+{
+    if (len < HEAD_BYTES || memcmp(buf, TAG, 4) != 0) {
+        snprintf(err, err_len, "foreign content");
+        return -1;
+    }
+    const unsigned char *p = buf + 4;
+    uint64_t opened = get64(p), closed[MM_CHURN_BUCKETS], bits;
+    p += 8;
+    for (int b = 0; b < MM_CHURN_BUCKETS; b++, p += 8)
+        closed[b] = get64(p);
+    bits = get64(p);
+    double sum;
+    memcpy(&sum, &bits, 8);
+    if (!(sum >= 0 && sum < 1e300)) {
+        snprintf(err, err_len, "corrupt (lifetime sum)");
+        return -1;
+    }
+    char why[160];
+    if (mm_dw_load(&c->dw, buf + HEAD_BYTES, len - HEAD_BYTES, why, sizeof(why)) < 0) {
+        snprintf(err, err_len, "corrupt (%s)", why);
+        return -1;
+    }
+    c->churn.opened = opened;
+    memcpy(c->churn.closed, closed, sizeof(closed));
+    c->churn.lifetime_sum = sum;
+    return 0;
 }
 
 static void load(struct mm_clients *c, const struct mm_logger *log)
@@ -91,35 +125,19 @@ static void load(struct mm_clients *c, const struct mm_logger *log)
     c->loaded = 1;
     if (!c->file.path || c->file.disabled)
         return;
-    unsigned char *buf = malloc(PAYLOAD_MAX);
+    unsigned char *buf = malloc(MM_CLIENTS_PAYLOAD_MAX);
     if (!buf) {
         mm_log(log, MM_LOG_WARNING, "state file %s: out of memory, not read", c->file.path);
         return;
     }
-    long len = mm_state_file_read(&c->file, buf, PAYLOAD_MAX, log);
+    long len = mm_state_file_read(&c->file, buf, MM_CLIENTS_PAYLOAD_MAX, log);
     char err[200];
-    if (len < 0) {
-        free(buf);
-        return;
-    }
-    if ((size_t)len < HEAD_BYTES || memcmp(buf, TAG, 4) != 0) {
-        mm_log(log, MM_LOG_WARNING, "state file %s: foreign content; windows and churn start "
-               "fresh", c->file.path);
-    } else if (mm_dw_load(&c->dw, buf + HEAD_BYTES, (size_t)len - HEAD_BYTES, err,
-                          sizeof(err)) < 0) {
-        mm_log(log, MM_LOG_WARNING, "state file %s: corrupt (%s); windows and churn start fresh",
-               c->file.path, err);
-    } else {
-        const unsigned char *p = buf + 4;
-        c->churn.opened = get64(p);
-        p += 8;
-        for (int b = 0; b < MM_CHURN_BUCKETS; b++, p += 8)
-            c->churn.closed[b] = get64(p);
-        uint64_t bits = get64(p);
-        memcpy(&c->churn.lifetime_sum, &bits, 8);
-        if (!(c->churn.lifetime_sum >= 0 && c->churn.lifetime_sum < 1e300))
-            c->churn.lifetime_sum = 0;
-        mm_log(log, MM_LOG_INFO, "state file %s: windows and churn restored", c->file.path);
+    if (len >= 0) {
+        if (mm_clients_load_payload(c, buf, (size_t)len, err, sizeof(err)) < 0)
+            mm_log(log, MM_LOG_WARNING, "state file %s: %s; windows and churn start fresh",
+                   c->file.path, err);
+        else
+            mm_log(log, MM_LOG_INFO, "state file %s: windows and churn restored", c->file.path);
     }
     free(buf);
 }

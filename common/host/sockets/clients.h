@@ -60,4 +60,13 @@ void mm_clients_end(struct mm_clients *c, const struct mm_logger *log);
 /* Appends the metrics above; returns -1 when some could not be added. */
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries);
 
+/* The state file's payload (pure: tests and the fuzz target use them).
+ * save writes at most MM_CLIENTS_PAYLOAD_MAX bytes; load replaces the
+ * windows and counters, or leaves c as it was and returns -1 with why. */
+#define MM_CLIENTS_HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8)
+#define MM_CLIENTS_PAYLOAD_MAX (MM_CLIENTS_HEAD_BYTES + MM_DW_MAX_BYTES)
+size_t mm_clients_save_payload(const struct mm_clients *c, unsigned char *buf);
+int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size_t len, char *err,
+                            size_t err_len);
+
 #endif
