@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/instance.h"
+#include "outputs/check_output.h"
 #include "outputs/json_output.h"
 #include "outputs/line_protocol.h"
 #include "options.h"
@@ -77,10 +78,20 @@ static void install_signals(sigset_t *wait_mask)
         sigdelset(wait_mask, gather_signals[i]);
 }
 
+/* The logger's context: the instance name for the prefix, and the last error
+ * (--check puts it in its status line: Nagios shows stdout, not stderr). */
+struct front_log {
+    char name[64];
+    char last_error[256];
+};
+
 static void log_to_stderr(void *ctx, enum mm_log_level level, const char *message)
 {
     static const char prefix[] = { 'E', 'W', 'I', 'D' };
-    fprintf(stderr, "%c! [mtproxy %s] %s\n", prefix[level], (const char *)ctx, message);
+    struct front_log *fl = ctx;
+    if (level == MM_LOG_ERROR)
+        snprintf(fl->last_error, sizeof(fl->last_error), "%s", message);
+    fprintf(stderr, "%c! [mtproxy %s] %s\n", prefix[level], fl->name, message);
     fflush(stderr);
 }
 
@@ -196,6 +207,10 @@ int main(int argc, char **argv)
     int rc = execd_parse_options(argc, argv, &opts);
     if (rc != 0) {
         execd_options_free(&opts);
+        if (rc != 1 && execd_wants_check(argc, argv)) {
+            printf("MTPROXY UNKNOWN - bad command line (the reason is on stderr)\n");
+            return MM_CHECK_UNKNOWN;
+        }
         return rc == 1 ? 0 : 2;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
@@ -205,18 +220,25 @@ int main(int argc, char **argv)
     }
 
     struct mm_instance inst;
-    char instance_name[64];
-    snprintf(instance_name, sizeof(instance_name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
-    struct mm_logger log = { log_to_stderr, instance_name };
+    struct front_log flog = { .last_error = "" };
+    snprintf(flog.name, sizeof(flog.name), "%s", opts.core.name ? opts.core.name : MM_DEFAULT_INSTANCE);
+    struct mm_logger log = { log_to_stderr, &flog };
     if (mm_instance_init(&inst, &opts.core, &log) != 0) { /* the reason is logged */
+        if (opts.check)
+            printf("MTPROXY UNKNOWN - %s: %s\n", flog.name, flog.last_error[0] ? flog.last_error : "cannot start");
         mm_instance_free(&inst);
         execd_options_free(&opts);
         curl_global_cleanup();
-        return 1;
+        return opts.check ? MM_CHECK_UNKNOWN : 1;
     }
 
     int status;
-    if (opts.once)
+    if (opts.check) {
+        /* one gather judged; the exit status is the check's (monitoring-plugins) */
+        flog.last_error[0] = '\0';
+        mm_instance_gather(&inst);
+        status = (int)mm_check_write(stdout, &inst.snap, inst.cfg.name, &opts.limits, flog.last_error);
+    } else if (opts.once)
         status = gather_and_print(&inst, opts.format) == 0 ? 0 : 1;
     else
         status = run_loop(&inst, &opts, &wait_mask);

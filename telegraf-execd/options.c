@@ -18,7 +18,19 @@
 
 /* getopt_long values: core options are their table index, the front's own
  * flags start here. */
-enum { OPT_INSTANCE = 1000, OPT_ONCE, OPT_FORMAT, OPT_INTERVAL, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_INSTANCE = 1000,
+    OPT_ONCE,
+    OPT_FORMAT,
+    OPT_INTERVAL,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_CHECK,
+    OPT_WARN_CLIENTS,
+    OPT_CRIT_CLIENTS,
+    OPT_WARN_FD,
+    OPT_CRIT_FD
+};
 
 static const struct option front_options[] = {
     { "instance", required_argument, NULL, OPT_INSTANCE },
@@ -27,6 +39,11 @@ static const struct option front_options[] = {
     { "interval", required_argument, NULL, OPT_INTERVAL },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
+    { "check", no_argument, NULL, OPT_CHECK },
+    { "warn-clients-percent", required_argument, NULL, OPT_WARN_CLIENTS },
+    { "crit-clients-percent", required_argument, NULL, OPT_CRIT_CLIENTS },
+    { "warn-fd-percent", required_argument, NULL, OPT_WARN_FD },
+    { "crit-fd-percent", required_argument, NULL, OPT_CRIT_FD },
 };
 
 #define FRONT_COUNT (sizeof(front_options) / sizeof(front_options[0]))
@@ -109,6 +126,14 @@ static void usage(FILE *out)
     usage_row(out, "--once", "gather once, print, exit");
     usage_row(out, "--format FORMAT", "output: influx (line protocol), json or text (default: influx)");
     usage_row(out, "--interval DURATION", "also gather on this schedule, for signal = \"none\" (default: off)");
+    usage_row(out, "--check", "health check: gather once, print one status line (monitoring-plugins format), "
+                              "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN");
+    usage_row(out, "--warn-clients-percent PCT", "--check: WARNING above this share of the proxy's client limit "
+                                                 "(default: 80)");
+    usage_row(out, "--crit-clients-percent PCT", "--check: CRITICAL above it (default: 90)");
+    usage_row(out, "--warn-fd-percent PCT", "--check: WARNING above this share of the open-files limit "
+                                            "(default: 80)");
+    usage_row(out, "--crit-fd-percent PCT", "--check: CRITICAL above it (default: 90)");
     usage_row(out, "--help", "this text");
     usage_row(out, "--version", "print the version");
     fprintf(out, "\nDURATION: 500ms, 2s, 1.5m, or a number of seconds. BOOL: true or false.\n");
@@ -118,6 +143,7 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
     mm_instance_config_defaults(&opts->core);
+    mm_check_limits_defaults(&opts->limits);
     struct option long_options[MAX_OPTIONS];
     build_long_options(long_options);
     opterr = 0;
@@ -169,6 +195,26 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
                 return 2;
             }
             break;
+        case OPT_CHECK:
+            opts->check = true;
+            break;
+        case OPT_WARN_CLIENTS:
+        case OPT_CRIT_CLIENTS:
+        case OPT_WARN_FD:
+        case OPT_CRIT_FD: {
+            static const char *const names[] = { "warn-clients-percent", "crit-clients-percent",
+                                                 "warn-fd-percent", "crit-fd-percent" };
+            double *dst = c == OPT_WARN_CLIENTS   ? &opts->limits.clients_warn
+                          : c == OPT_CRIT_CLIENTS ? &opts->limits.clients_crit
+                          : c == OPT_WARN_FD      ? &opts->limits.fd_warn
+                                                  : &opts->limits.fd_crit;
+            if (mm_parse_decimal(optarg, 0, 100, dst, err, sizeof(err)) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", optarg,
+                        names[c - OPT_WARN_CLIENTS], err);
+                return 2;
+            }
+            break;
+        }
         case OPT_HELP:
             usage(stdout);
             return 1;
@@ -187,11 +233,26 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
         fprintf(stderr, "E! mtproxy-telegraf: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (mm_check_limits_check(&opts->limits, err, sizeof(err)) != 0) {
+        fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
+        return 2;
+    }
     if (mm_instance_config_check(&opts->core, err, sizeof(err)) != 0) {
         fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
         return 2;
     }
     return 0;
+}
+
+bool execd_wants_check(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--check") == 0)
+            return true;
+    }
+    return false;
 }
 
 void execd_options_free(struct execd_options *opts)

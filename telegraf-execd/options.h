@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "core/instance.h"
+#include "outputs/check_output.h"
 
 enum execd_format { FORMAT_INFLUX, FORMAT_JSON, FORMAT_TEXT };
 
@@ -13,11 +14,15 @@ struct execd_options {
     bool once;
     enum execd_format format;
     double interval_s; /* 0: gather only on a newline or a signal */
+    bool check;        /* --check: one gather judged, exit with its status */
+    struct mm_check_limits limits;
 };
 
 /* Parses argv. Returns 0 to run, 1 when --help or --version was printed
  * (exit 0), 2 on a bad flag or value (message printed, exit 2). */
 int execd_parse_options(int argc, char **argv, struct execd_options *opts);
 void execd_options_free(struct execd_options *opts);
+/* Whether argv asks for --check (so a bad command line exits UNKNOWN, 3). */
+bool execd_wants_check(int argc, char **argv);
 
 #endif

@@ -24,6 +24,12 @@ connection and every 50 ms; the mode in effect is echoed to <control-file>.appli
   restart          like ok, but entering this mode simulates a proxy restart: new pid and start_time,
                    counters restart from zero (leave the mode and re-enter it to restart again)
 
+Other implementations' pages (tests/fixtures/peers/): --path answers another path than /stats ('*' for any
+path, as mtprotoproxy does) and --content-type sets the 200's Content-Type. A fixture captured with
+`curl -i` (it starts with "HTTP/") is served without its captured headers, with its captured Content-Type
+unless --content-type says otherwise. A fixture that is not a TAB-separated /stats page (a Prometheus
+page) is always served byte-exact, as with --static.
+
 Python 3 standard library only; raw sockets and one thread per connection.
 """
 
@@ -191,10 +197,33 @@ class Stats:
             return b''.join(k + b'\t' + v + b'\n' for k, v in self.lines)
 
 
+def load_fixture(path):
+    """(body, captured Content-Type or None): a `curl -i` capture loses its headers here."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    ctype = None
+    if data.startswith(b'HTTP/'):
+        head, sep, body = data.partition(b'\r\n\r\n')
+        if sep:
+            data = body
+            for line in head.split(b'\r\n')[1:]:
+                name, _, value = line.partition(b':')
+                if name.strip().lower() == b'content-type':
+                    ctype = value.strip().decode('latin-1')
+    return data, ctype
+
+
+def is_stats_page(body):
+    first = body.split(b'\n', 1)[0]
+    return b'\t' in first and not first.startswith(b'#')
+
+
 class Server:
     def __init__(self, args):
-        with open(args.fixture, 'rb') as f:
-            self.stats = Stats(f.read(), args.static)
+        data, captured_type = load_fixture(args.fixture)
+        self.stats = Stats(data, args.static or not is_stats_page(data))
+        self.path = args.path
+        self.content_type = args.content_type or captured_type or 'text/plain'
         self.port = args.port
         self.port_file = args.port_file
         self.control_file = args.control_file
@@ -373,10 +402,10 @@ class Server:
             conn_hdr = 'keep-alive' if keep else 'close'
             if method != 'GET':
                 status, body, ctype, keep, conn_hdr = 501, error_page(501), 'text/html', False, 'close'
-            elif path != '/stats' or peer[0] != '127.0.0.1':
+            elif (self.path != '*' and path != self.path) or peer[0] != '127.0.0.1':
                 status, body, ctype = 404, error_page(404), 'text/html'
             else:
-                status, body, ctype = 200, self.stats.body(), 'text/plain'
+                status, body, ctype = 200, self.stats.body(), self.content_type
             if version is None:                  # HTTP/0.9 style request: the bare body
                 return status, body, False
             return status, response(status, body, ctype, conn_hdr), keep
@@ -481,6 +510,8 @@ def main(argv=None):
     p.add_argument('--mode', default='ok', choices=MODES, help='initial mode (default ok)')
     p.add_argument('--control-file', help='file holding the mode (one word), re-read at every connection')
     p.add_argument('--port-file', help='write the bound port here once listening')
+    p.add_argument('--path', default='/stats', help="the path that answers 200 ('*' = any; default /stats)")
+    p.add_argument('--content-type', help='Content-Type of a 200 (default: the capture\'s, else text/plain)')
     args = p.parse_args(argv)
     if args.control_file and not os.path.exists(args.control_file):
         write_atomic(args.control_file, args.mode + '\n')

@@ -103,6 +103,9 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     mm_http_init(&inst->http);
     mm_snapshot_init(&inst->snap);
     inst->last_up = -1;
+    inst->stats_port = mm_http_url_port(inst->cfg.url);
+    /* A proxy whose command line names another stats port is not this one. */
+    inst->cfg.process.stats_port = inst->stats_port;
     if (inst->cfg.collect_process) {
         if (mm_process_state_init(&inst->process, &inst->cfg.process, &inst->log) != 0)
             return -1;
@@ -116,7 +119,6 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
         inst->sockets_ready = true;
         mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
-    inst->stats_port = mm_http_url_port(inst->cfg.url);
     return 0;
 }
 

@@ -5,9 +5,30 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/number.h"
+
+int mm_open_regular_at(int dirfd, const char *name)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer, forever; the type check then refuses it (and devices). */
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+    }
+    return fd;
+}
 
 ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, int *truncated)
 {
@@ -16,9 +37,9 @@ ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, in
     if (cap == 0)
         return -EINVAL;
     buf[0] = '\0';
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = mm_open_regular_at(dirfd, name);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t len = 0;
     for (;;) {
         if (len == cap - 1) {

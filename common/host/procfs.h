@@ -30,7 +30,13 @@ struct mm_procfs_stat {
     int64_t rss;        /* pages */
 };
 
-/* Reads dirfd/name into buf and NUL-terminates it. Returns the length, or
+/* Opens dirfd/name for reading without ever blocking (O_NONBLOCK) and
+ * checks that it is a regular file: a FIFO or a device named where a file
+ * is expected must not stall the gather. Returns the fd, or -errno
+ * (-EINVAL: not a regular file, -EISDIR: a directory). */
+int mm_open_regular_at(int dirfd, const char *name);
+
+/* Reads dirfd/name (a regular file, see mm_open_regular_at) into buf and NUL-terminates it. Returns the length, or
  * -errno. At most cap - 1 bytes are kept; *truncated (may be NULL) says
  * whether the file was longer. */
 ssize_t mm_procfs_read_at(int dirfd, const char *name, char *buf, size_t cap, int *truncated);

@@ -25,85 +25,91 @@ def panel(title, unit, kind, w, h, influx, prom, description='', thresholds=None
                        description=description, thresholds=thresholds))
 
 
-P_SEL = 'mtproxy=~"$instance"'
+# host: collectd's Hostname, which Prometheus stores as exported_instance (its own instance label is
+# the scrape target; with honor_labels: true collectd's stays instance and $host does not apply)
+P_SEL = 'exported_instance=~"$host",mtproxy=~"$instance"'
 
 panel('Proxy up', 'none', 'stat', 4, 4,
       [('mtproxy', 'last("up")', '', 'up')],
-      [('collectd_mtproxy_gauge{%s,type="up"}' % P_SEL, '{{mtproxy}}')],
+      [('collectd_mtproxy_gauge{%s,type="up"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'up: 1 when the stats page was read this interval, 0 when the proxy is down',
       [(None, 'red'), (1, 'green')])
 panel('Client connections', 'none', 'stat', 4, 4,
       [('mtproxy', 'last("total_special_connections")', '', 'clients')],
-      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{mtproxy}}')],
+      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'total_special_connections: open client connections')
 panel('Distinct client IPs', 'none', 'stat', 4, 4,
       [('mtproxy_connections', 'last("unique_ips")', '"side" = \'client\'', 'people')],
-      [('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{mtproxy}}')],
+      [('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'unique_ips: distinct remote IPs with a live client connection')
 panel('Ready upstream targets', 'none', 'stat', 4, 4,
       [('mtproxy', 'last("total_ready_targets")', '', 'ready')],
-      [('collectd_mtproxy_gauge{%s,type="total_ready_targets"}' % P_SEL, '{{mtproxy}}')],
+      [('collectd_mtproxy_gauge{%s,type="total_ready_targets"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'total_ready_targets: Telegram middle proxies ready; 0 = clients cannot be served',
       [(None, 'red'), (1, 'green')])
 panel('Descriptors used', 'percent', 'gauge', 4, 4,
       [('mtproxy_process', 'max("fd_usage_percent")', '"role" = \'all\'', 'fd %')],
-      [('collectd_mtproxy_percent{%s,type="all_fd_usage"}' % P_SEL, '{{mtproxy}}')],
+      [('collectd_mtproxy_percent{%s,type="all_fd_usage"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'fd_usage_percent: descriptors against the soft limit (highest process)',
       [(None, 'green'), (80, 'orange'), (90, 'red')])
 panel('Restarts', 'none', 'stat', 4, 4,
-      [('mtproxy_process', 'last("restarts")', '"role" = \'master\'', 'restarts')],
+      # restarts counts since the agent started: the increments within the time range, summed
+      [('mtproxy_process', 'last("restarts")', '"role" = \'master\'', 'restarts',
+        'SELECT sum("restarts") FROM (SELECT non_negative_difference(last("restarts")) AS "restarts" '
+        'FROM "mtproxy_process" WHERE {cond} AND $timeFilter GROUP BY time($__interval), "host", "instance") '
+        'GROUP BY "host", "instance"')],
       [('increase(collectd_mtproxy_derive_total{%s,type="master_restarts"}[$__range])' % P_SEL,
-        '{{mtproxy}}')],
-      'restarts of the master seen by the agent')
+        '{{exported_instance}} {{mtproxy}}')],
+      'restarts of the master within the time range')
 panel('Client connections and limit', 'none', 'timeseries', 12, 8,
       [('mtproxy', 'mean("total_special_connections")', '', 'connections'),
        ('mtproxy', 'mean("total_max_special_connections")', '', 'limit')],
-      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{mtproxy}} connections'),
-       ('collectd_mtproxy_gauge{%s,type="total_max_special_connections"}' % P_SEL, '{{mtproxy}} limit')],
+      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} connections'),
+       ('collectd_mtproxy_gauge{%s,type="total_max_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} limit')],
       'open client connections against the sum of the workers\' limits (MTProxy logs CRITICAL above 90%)')
 panel('Client sockets by TCP state, distinct IPs', 'none', 'timeseries', 12, 8,
       [('mtproxy_connections', 'mean("established")', '"side" = \'client\'', 'established'),
        ('mtproxy_connections', 'mean("time_wait")', '"side" = \'client\'', 'time_wait'),
        ('mtproxy_connections', 'mean("unique_ips")', '"side" = \'client\'', 'distinct IPs'),
        ('mtproxy_connections', 'max("ips_over_limit")', '"side" = \'client\'', 'IPs over limit')],
-      [('collectd_mtproxy_tcp_connections{%s,type="client-ESTABLISHED"}' % P_SEL, '{{mtproxy}} established'),
-       ('collectd_mtproxy_tcp_connections{%s,type="client-TIME_WAIT"}' % P_SEL, '{{mtproxy}} time_wait'),
-       ('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{mtproxy}} distinct IPs'),
-       ('collectd_mtproxy_gauge{%s,type="client-ips_over_limit"}' % P_SEL, '{{mtproxy}} IPs over limit')],
+      [('collectd_mtproxy_tcp_connections{%s,type="client-ESTABLISHED"}' % P_SEL, '{{exported_instance}} {{mtproxy}} established'),
+       ('collectd_mtproxy_tcp_connections{%s,type="client-TIME_WAIT"}' % P_SEL, '{{exported_instance}} {{mtproxy}} time_wait'),
+       ('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{exported_instance}} {{mtproxy}} distinct IPs'),
+       ('collectd_mtproxy_gauge{%s,type="client-ips_over_limit"}' % P_SEL, '{{exported_instance}} {{mtproxy}} IPs over limit')],
       'from the kernel\'s socket table')
 panel('Traffic', 'Bps', 'timeseries', 12, 8,
       [('mtproxy', 'non_negative_derivative(last("tcp_readv_bytes"), 1s)', '', 'read'),
        ('mtproxy', 'non_negative_derivative(last("tcp_writev_bytes"), 1s)', '', 'written')],
       [('rate(collectd_mtproxy_derive_total{%s,type="tcp_readv_bytes"}[$__rate_interval])' % P_SEL,
-        '{{mtproxy}} read'),
+        '{{exported_instance}} {{mtproxy}} read'),
        ('rate(collectd_mtproxy_derive_total{%s,type="tcp_writev_bytes"}[$__rate_interval])' % P_SEL,
-        '{{mtproxy}} written')],
+        '{{exported_instance}} {{mtproxy}} written')],
       'bytes the proxy read from and wrote to its sockets (all processes)')
 panel('Forwarded and dropped', 'ops', 'timeseries', 12, 8,
       [('mtproxy', 'non_negative_derivative(last("tot_forwarded_queries"), 1s)', '', 'queries'),
        ('mtproxy', 'non_negative_derivative(last("tot_forwarded_responses"), 1s)', '', 'responses'),
        ('mtproxy', 'non_negative_derivative(last("dropped_queries"), 1s)', '', 'dropped queries')],
       [('rate(collectd_mtproxy_derive_total{%s,type="tot_forwarded_queries"}[$__rate_interval])' % P_SEL,
-        '{{mtproxy}} queries'),
+        '{{exported_instance}} {{mtproxy}} queries'),
        ('rate(collectd_mtproxy_derive_total{%s,type="tot_forwarded_responses"}[$__rate_interval])' % P_SEL,
-        '{{mtproxy}} responses'),
+        '{{exported_instance}} {{mtproxy}} responses'),
        ('rate(collectd_mtproxy_derive_total{%s,type="dropped_queries"}[$__rate_interval])' % P_SEL,
-        '{{mtproxy}} dropped queries')],
+        '{{exported_instance}} {{mtproxy}} dropped queries')],
       'client packets relayed upstream, answers relayed back, packets dropped for lack of a ready upstream')
 panel('CPU', 'percentunit', 'timeseries', 12, 8,
       [('mtproxy_process', 'non_negative_derivative(last("cpu_time_user"), 1s)', '"role" = \'all\'', 'user'),
        ('mtproxy_process', 'non_negative_derivative(last("cpu_time_system"), 1s)', '"role" = \'all\'',
         'system')],
       [('rate(collectd_mtproxy_ps_cputime_user_total{%s,type="all"}[$__rate_interval]) / 1e6' % P_SEL,
-        '{{mtproxy}} user'),
+        '{{exported_instance}} {{mtproxy}} user'),
        ('rate(collectd_mtproxy_ps_cputime_syst_total{%s,type="all"}[$__rate_interval]) / 1e6' % P_SEL,
-        '{{mtproxy}} system')],
+        '{{exported_instance}} {{mtproxy}} system')],
       'CPU of all the proxy\'s processes (1 = one core)')
 panel('Memory and descriptors', 'bytes', 'timeseries', 12, 8,
       [('mtproxy_process', 'mean("memory_rss")', '"role" = \'all\'', 'rss'),
        ('mtproxy_process', 'mean("num_fds")', '"role" = \'all\'', 'descriptors')],
-      [('collectd_mtproxy_ps_rss{%s,type="all"}' % P_SEL, '{{mtproxy}} rss'),
-       ('collectd_mtproxy_file_handles{%s,type="all"}' % P_SEL, '{{mtproxy}} descriptors')],
+      [('collectd_mtproxy_ps_rss{%s,type="all"}' % P_SEL, '{{exported_instance}} {{mtproxy}} rss'),
+       ('collectd_mtproxy_file_handles{%s,type="all"}' % P_SEL, '{{exported_instance}} {{mtproxy}} descriptors')],
       'resident memory and open descriptors of all the proxy\'s processes')
 panel('Connections by country', 'none', 'geomap', 16, 12,
       [('mtproxy_country', 'last("connections")', '', 'connections')],
@@ -162,7 +168,13 @@ def build(flavour):
         var = {'name': 'instance', 'label': 'instance', 'type': 'query', 'datasource': ds,
                'query': {'query': 'label_values(collectd_mtproxy_gauge{type="up"}, mtproxy)', 'refId': 'v'},
                'definition': 'label_values(collectd_mtproxy_gauge{type="up"}, mtproxy)'}
-        host = None
+        host = {'name': 'host', 'label': 'host', 'type': 'query', 'datasource': ds,
+                'query': {'query': 'label_values(collectd_mtproxy_gauge{type="up"}, exported_instance)',
+                          'refId': 'h'},
+                'definition': 'label_values(collectd_mtproxy_gauge{type="up"}, exported_instance)'}
+        var['query'] = {'query': 'label_values(collectd_mtproxy_gauge{exported_instance=~"$host",type="up"}, '
+                                 'mtproxy)', 'refId': 'v'}
+        var['definition'] = var['query']['query']
         title, uid = 'MTProxy (collectd, Prometheus)', 'mtproxy-prometheus'
     for v in (var, host):
         if v:
@@ -176,11 +188,15 @@ def build(flavour):
         for j, t in enumerate(p['influx'] if flavour == 'influxdb' else p['prom']):
             ref = chr(ord('A') + j)
             if flavour == 'influxdb':
-                meas, sel, where, alias = t
+                meas, sel, where, alias = t[:4]
                 cond = '"instance" =~ /^$instance$/ AND "host" =~ /^$host$/'
                 if where:
                     cond += ' AND ' + where
-                if p['kind'] in ('geomap', 'table'):
+                if len(t) > 4:      # a query of its own (range-correct counter panels)
+                    targets.append({'refId': ref, 'datasource': ds, 'rawQuery': True,
+                                    'query': t[4].replace('{cond}', cond), 'resultFormat': 'time_series',
+                                    'alias': '$tag_host $tag_instance %s' % alias})
+                elif p['kind'] in ('geomap', 'table'):
                     # per proxy the last value, summed over the proxies of the selection
                     field = sel.split('"')[1]
                     q = ('SELECT sum("%s") AS "%s" FROM (SELECT %s AS "%s" FROM "%s" WHERE %s AND $timeFilter '
@@ -245,7 +261,7 @@ def build(flavour):
         'title': title, 'uid': uid, 'tags': ['mtproxy', 'telegram'], 'timezone': '',
         'schemaVersion': 37, 'version': 1, 'editable': True, 'refresh': '30s',
         'time': {'from': 'now-6h', 'to': 'now'},
-        'templating': {'list': [v for v in (var, host) if v]},
+        'templating': {'list': [v for v in (host, var) if v]},
         'annotations': {'list': []},
         'panels': panels,
     }

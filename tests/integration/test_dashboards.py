@@ -31,6 +31,7 @@ from test_socket_fronts import GROUPS, MAPPING, MMDB, Holder  # noqa: E402
 GRAFANA = os.path.join(ROOT_DIR, 'packaging', 'grafana')
 INFLUX_DASH = os.path.join(GRAFANA, 'mtproxy-influxdb.json')
 ALERTING = os.path.join(ROOT_DIR, 'docs', 'alerting.md')
+PROM_RULES = os.path.join(ROOT_DIR, 'packaging', 'prometheus', 'mtproxy-rules.yml')
 PROM_DASH = os.path.join(GRAFANA, 'mtproxy-prometheus.json')
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)')
 SELECTOR = re.compile(r'(collectd_[a-z0-9_]+)\{([^}]*)\}')
@@ -52,8 +53,25 @@ def doc_blocks(lang):
 def alert_targets():
     for i, q in enumerate(doc_blocks('sql')):
         yield {'title': 'docs/alerting.md sql block %d' % (i + 1)}, {'refId': 'A', 'query': q.strip()}
-    for i, line in enumerate(re.findall(r'^\s*expr: (.*)$', ''.join(doc_blocks('yaml')), re.M)):
-        yield {'title': 'docs/alerting.md rule %d' % (i + 1)}, {'refId': 'A', 'expr': line.strip()}
+    for name, expr in rule_exprs():
+        if 'collectd_' in expr:     # (MTProxyExporterDown reads Prometheus' own up)
+            yield {'title': 'mtproxy-rules.yml ' + name}, {'refId': 'A', 'expr': expr}
+
+
+def rule_exprs():
+    """[(alert, expr)] of packaging/prometheus/mtproxy-rules.yml (one-line and `expr: |` forms)."""
+    with open(PROM_RULES) as f:
+        text = f.read()
+    out = []
+    for m in re.finditer(r'^\s*- alert: (\w+)\n(.*?)(?=^\s*- alert: |\Z)', text, re.M | re.S):
+        body = m.group(2)
+        one = re.search(r'^(\s*)expr: (?!\|)(.*)$', body, re.M)
+        if one:
+            out.append((m.group(1), one.group(2).strip()))
+            continue
+        block = re.search(r'^(\s*)expr: \|\n((?:\1\s+.*\n)+)', body, re.M)
+        out.append((m.group(1), ' '.join(l.strip() for l in block.group(2).splitlines())))
+    return out
 
 
 def targets(dash):
@@ -78,8 +96,18 @@ class DashboardJson(unittest.TestCase):
             ids = [p['id'] for p in dash['panels']]
             self.assertEqual(len(ids), len(set(ids)), path)
             self.assertGreater(len(dash['panels']), 8, path)
+            # a host variable, and every series named by host and proxy instance (two hosts' "main"
+            # must not look alike)
+            self.assertEqual([v['name'] for v in dash['templating']['list']], ['host', 'instance'], path)
             for p in dash['panels']:
                 self.assertTrue(p.get('targets'), p['title'])
+                for t in p['targets']:
+                    if ds == 'prometheus' and 'country' not in t['legendFormat']:
+                        self.assertIn('{{exported_instance}} {{mtproxy}}', t['legendFormat'], p['title'])
+                        self.assertIn('exported_instance=~"$host"', t['expr'], p['title'])
+                    if ds == 'influxdb' and t.get('resultFormat') == 'time_series':
+                        self.assertIn('$tag_host $tag_instance', t['alias'], p['title'])
+                        self.assertIn('"host" =~ /^$host$/', t['query'], p['title'])
                 self.assertEqual(p['datasource']['type'], ds)
             geo = [p for p in dash['panels'] if p['type'] == 'geomap']
             self.assertEqual(len(geo), 1, path)
@@ -102,6 +130,31 @@ class DashboardJson(unittest.TestCase):
                              name + ': run packaging/grafana/make_dashboards.py')
 
 
+class RestartsPanelCountsWithinTheRange(unittest.TestCase):
+    """`restarts` counts since the agent started (and starts again at 0 with the agent): the Restarts
+    panel must count the increments inside the time range, in a real influxd."""
+
+    def test_restarts_query(self):
+        dash = load(INFLUX_DASH)
+        q = [t['query'] for p, t in targets(dash) if p['title'] == 'Restarts'][0]
+        now = int(time.time())
+        # 10 minutes ago: 5 restarts seen before the range; in the range 0 -> 1, the agent restarts
+        # (0 again), then 1, 2: three restarts in the range
+        points = [(now - 600, 5), (now - 120, 0), (now - 100, 1), (now - 80, 1), (now - 60, 0),
+                  (now - 40, 1), (now - 20, 2)]
+        lines = ''.join('mtproxy_process,host=h1,instance=main,role=master restarts=%di %d\n' % (v, t)
+                        for t, v in points)
+        with Influxd() as influx:
+            influx.create_db('telegraf')
+            status, body = influx.write('telegraf', lines, precision='s')
+            self.assertEqual(status, 204, body)
+            res = influx.query('telegraf', q.replace('$timeFilter', 'time > now() - 150s')
+                                            .replace('$__interval', '10s')
+                                            .replace('/^$instance$/', '/^.*$/').replace('/^$host$/', '/^.*$/'))
+        values = [row[1] for r in res['results'] for s in r.get('series', []) for row in s['values']]
+        self.assertEqual(values, [3], res)
+
+
 class DashboardsAgainstRealRuns(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -112,7 +165,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
     def test_influxdb_dashboard_queries(self):
         dash = load(INFLUX_DASH)
         with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx:
-            args = ['--url', srv.url, '--pidfile', fake.pidfile, '--client-port', str(h.port),
+            args = ['--url', srv.url, '--client-port', str(h.port)] + fake.execd_args() + [
                     '--geoip', self.mmdb, '--include-local']
             lines = []
             with Execd(args) as ex:
@@ -163,8 +216,8 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
         port = free_port()
         extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
         with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv:
-            conf = ('<Instance "main">\n  URL "%s"\n  PidFile "%s"\n  ClientPort %d\n  IncludeLocal true\n'
-                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.pidfile, h.port, self.mmdb))
+            conf = ('<Instance "main">\n  URL "%s"\n%s  ClientPort %d\n  IncludeLocal true\n'
+                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
             with Collectd(conf, extra_conf=extra) as cd:
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 cd.wait_for('mtproxy-main/derive-tot_forwarded_queries', timeout=10,
@@ -183,7 +236,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                 series.append((m.group(1), dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))))
         checked = 0
         alerts = [(p, t) for p, t in alert_targets() if 'expr' in t]
-        self.assertEqual(len(alerts), 6)
+        self.assertEqual(len(alerts), 8)
         for p, t in list(targets(dash)) + alerts:
             expr = t['expr']
             sels = SELECTOR.findall(expr)
@@ -191,7 +244,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
             for name, matchers in sels:
                 wanted = []
                 for label, op, value in MATCHER.findall(matchers):
-                    value = value.replace('$instance', '.*')
+                    value = value.replace('$instance', '.*').replace('$host', '.*')
                     wanted.append((label, op, value))
 
                 def matches(s):

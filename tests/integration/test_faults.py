@@ -61,8 +61,8 @@ class TelegrafFaults(unittest.TestCase):
     def check_mode(self, mode, fake, port):
         up, words = MATRIX[mode]
         with StatsServer(mode=mode) as srv, \
-                Execd(['--url', srv.url, '--timeout', '%gs' % TIMEOUT, '--pidfile', fake.pidfile,
-                       '--client-port', str(port)]) as ex:
+                Execd(['--url', srv.url, '--timeout', '%gs' % TIMEOUT, '--client-port', str(port)]
+                      + fake.execd_args()) as ex:
             for i in range(3):
                 t0 = time.monotonic()
                 batch = ex.tick(timeout=TIMEOUT + 5)
@@ -103,7 +103,7 @@ class TelegrafFaults(unittest.TestCase):
         with StatsServer(mode='refuse') as srv:
             fake = FakeProxy(workers=4, threads=8)
             fake.start()
-            ex = Execd(['--url', srv.url, '--timeout', '200ms', '--pidfile', fake.pidfile]).start()
+            ex = Execd(['--url', srv.url, '--timeout', '200ms'] + fake.execd_args()).start()
             box = {'fake': fake}
 
             def chaos():
@@ -112,7 +112,7 @@ class TelegrafFaults(unittest.TestCase):
                 box['fake'].proc.wait(5)
                 time.sleep(1.0)
                 new = FakeProxy(workers=4, threads=8)
-                new.args[new.args.index('-p') + 1] = new.pidfile = fake.pidfile
+                new.args[new.args.index('-P') + 1] = new.pidfile = fake.pidfile
                 box['fake'] = new.start()
 
             th = threading.Thread(target=chaos)
@@ -144,7 +144,7 @@ class TelegrafFaults(unittest.TestCase):
         with StatsServer(mode='ok') as srv, FakeProxy() as fake:
             os.chmod(fake.tmp, 0o755)
             os.chmod(fake.pidfile, 0o644)
-            ex = Execd(['--url', srv.url, '--pidfile', fake.pidfile],
+            ex = Execd(['--url', srv.url] + fake.execd_args(),
                        prefix=['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']).start()
             try:
                 for _ in range(3):
@@ -213,9 +213,9 @@ class CollectdFaults(unittest.TestCase):
             for mode in MATRIX:
                 servers[mode] = StatsServer(mode=mode).start()
                 name = 'f' + re.sub(r'[^a-z0-9]', '', mode)
-                blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout "%gs"\n  PidFile "%s"\n'
+                blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout "%gs"\n%s'
                               '  ClientPort %d\n</Instance>\n'
-                              % (name, servers[mode].url, TIMEOUT, fake.pidfile, port))
+                              % (name, servers[mode].url, TIMEOUT, fake.conf(), port))
             with Collectd(''.join(blocks), interval=1.5) as cd:
                 for mode, (up, words) in MATRIX.items():
                     name = 'f' + re.sub(r'[^a-z0-9]', '', mode)

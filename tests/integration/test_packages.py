@@ -101,6 +101,18 @@ class DebPackages(unittest.TestCase):
         self.assertIn('/usr/bin/mtproxy-telegraf', files['telegraf-mtproxy'])
         self.assertIn(TELEGRAF_SNIPPET, files['telegraf-mtproxy'])
         self.assertIn('/usr/share/man/man1/mtproxy-telegraf.1.gz', files['telegraf-mtproxy'])
+        # dashboards and alert rules, installed where a user finds them
+        for p, f in (('collectd-mtproxy', 'grafana/mtproxy-prometheus.json'),
+                     ('collectd-mtproxy', 'prometheus/mtproxy-rules.yml'),
+                     ('telegraf-mtproxy', 'grafana/mtproxy-influxdb.json')):
+            path = '/usr/share/mtproxy-monitor/' + f
+            self.assertIn(path, files[p])
+            with open(path, 'rb') as a, open(os.path.join(ROOT_DIR, 'packaging', f), 'rb') as b:
+                self.assertEqual(a.read(), b.read(), path)
+        if shutil.which('promtool'):
+            rc, out = _run(['promtool', 'check', 'rules', '/usr/share/mtproxy-monitor/prometheus/mtproxy-rules.yml'])
+            self.assertEqual(rc, 0, out)
+        self.assertTrue(os.path.isfile('/usr/share/doc/collectd-mtproxy/copyright'))
         for p in PACKAGES:
             rc, dep = _run(['dpkg-query', '-W', '-f=${Depends}', p], timeout=30)
             self.assertIn('libcurl4', dep, p)       # shlibs-derived
@@ -400,6 +412,11 @@ class RpmPackages(unittest.TestCase):
         rc, files = _run(['rpm', '-qlp', rpms['collectd-mtproxy']], timeout=60)
         self.assertRegex(files, r'(?m)^/usr/lib(64)?/collectd/mtproxy\.so$')
         self.assertIn('/etc/collectd.d/mtproxy.conf', files)
+        self.assertIn('/usr/share/mtproxy-monitor/prometheus/mtproxy-rules.yml', files)
+        self.assertIn('/usr/share/mtproxy-monitor/grafana/mtproxy-prometheus.json', files)
+        self.assertRegex(files, r'(?m)^/usr/share/licenses/collectd-mtproxy[^/]*/LICENSE$')
+        rc, lic = _run(['rpm', '-qp', '--qf', '%{LICENSE}', rpms['collectd-mtproxy']], timeout=60)
+        self.assertEqual(lic.strip(), 'MIT')
         rc, files = _run(['rpm', '-qlp', rpms['telegraf-mtproxy']], timeout=60)
         self.assertIn('/usr/bin/mtproxy-telegraf', files)
         self.assertIn('/etc/telegraf/telegraf.d/mtproxy.conf', files)

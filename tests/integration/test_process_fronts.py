@@ -18,14 +18,22 @@ FAKE = os.path.join(ROOT_DIR, 'build', 'tools', 'fake_mtproxy')
 
 
 class FakeProxy:
-    """fake_mtproxy -w W -t T -f F with a unique name and a pidfile."""
+    """fake_mtproxy -w W -t T -f F with a unique name and a pidfile. A pidfile's process must pass
+    the process match (default: the name mtproto-proxy), so the agent is told the name too:
+    execd_args() / conf()."""
 
-    def __init__(self, workers=2, threads=3, files=4):
+    def __init__(self, workers=2, threads=3, files=4, extra=()):
         self.tmp = tempfile.mkdtemp(prefix='mtpm-fake-')
         self.pidfile = os.path.join(self.tmp, 'proxy.pid')
         self.name = 'mtpx%d' % (os.getpid() % 100000)
-        self.args = [FAKE, '-w', str(workers), '-t', str(threads), '-f', str(files), '-p', self.pidfile,
-                     '-n', self.name]
+        self.args = [FAKE, '-w', str(workers), '-t', str(threads), '-f', str(files), '-P', self.pidfile,
+                     '-n', self.name] + list(extra)
+
+    def execd_args(self):
+        return ['--pidfile', self.pidfile, '--process-name', self.name]
+
+    def conf(self):
+        return '  PidFile "%s"\n  ProcessName "%s"\n' % (self.pidfile, self.name)
 
     def start(self):
         # stderr to /dev/null: a fake must not hold the test runner's pipes
@@ -59,8 +67,8 @@ def process_lines(lines):
 class ProcessMetrics(unittest.TestCase):
     def test_collectd_reports_the_process_tree(self):
         with StatsServer(mode='refuse') as srv, FakeProxy() as fake:
-            conf = ('<Instance "main">\n  URL "%s"\n  Timeout "300ms"\n  PidFile "%s"\n</Instance>\n'
-                    % (srv.url, fake.pidfile))
+            conf = ('<Instance "main">\n  URL "%s"\n  Timeout "300ms"\n%s</Instance>\n'
+                    % (srv.url, fake.conf()))
             with Collectd(conf) as cd:
                 threads = fake.info['threads']
                 v = cd.wait_for('mtproxy-main/ps_count-all', pred=lambda v: v['processes'] == 3)
@@ -81,7 +89,7 @@ class ProcessMetrics(unittest.TestCase):
         with StatsServer(mode='refuse') as srv, Influxd() as influx:
             influx.create_db('p')
             lines = []
-            with FakeProxy() as fake, Execd(['--url', srv.url, '--timeout', '300ms', '--pidfile', fake.pidfile]) as ex:
+            with FakeProxy() as fake, Execd(['--url', srv.url, '--timeout', '300ms'] + fake.execd_args()) as ex:
                 batch = ex.tick()
                 lines += batch
                 roles = process_lines(batch)
@@ -95,7 +103,7 @@ class ProcessMetrics(unittest.TestCase):
                 fake.stop()
                 # a new proxy with new pids behind the same pidfile: a restart, followed without restarting us
                 fake2 = FakeProxy()
-                fake2.pidfile, fake2.args[fake2.args.index('-p') + 1] = pidfile, pidfile
+                fake2.pidfile, fake2.args[fake2.args.index('-P') + 1] = pidfile, pidfile
                 with fake2:
                     self.assertTrue(wait_until(lambda: os.path.exists(pidfile), 5))
                     batch = ex.tick()
@@ -127,8 +135,8 @@ class ProcessMetrics(unittest.TestCase):
             os.chmod(fake.tmp, 0o755)
             os.chmod(fake.pidfile, 0o644)
             setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
-            with Execd(['--url', srv.url, '--timeout', '300ms', '--pidfile', fake.pidfile,
-                        '--collect-sockets=false'], binary=BINARY, prefix=setpriv) as ex:
+            with Execd(['--url', srv.url, '--timeout', '300ms', '--collect-sockets=false'] + fake.execd_args(),
+                       binary=BINARY, prefix=setpriv) as ex:
                 batches = [ex.tick() for _ in range(3)]
                 ex.close_stdin()
             roles = process_lines(batches[-1])

@@ -206,8 +206,9 @@ class _ServerProcess:
 class StatsServer(_ServerProcess):
     """tests/stats_server.py in a temp dir, with a control file and a port file.
 
-    StatsServer(mode='ok', static=False, fixture=None, port=0)
-      .port, .url ('http://127.0.0.1:PORT/stats'), .base_url ('http://127.0.0.1:PORT')
+    StatsServer(mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None)
+      .port, .url ('http://127.0.0.1:PORT' + path; '/metrics' when path is '*'), .base_url
+      path / content_type: serve another implementation's page (tests/fixtures/peers), see stats_server.py
       .set_mode(mode, timeout=5)  switch modes; returns once the server applied it
       .log_text()                 the server's stderr (one line per request)
       .stop() -> exit code        also done by __exit__
@@ -216,9 +217,11 @@ class StatsServer(_ServerProcess):
 
     NAME = 'stats_server'
 
-    def __init__(self, mode='ok', static=False, fixture=None, port=0):
+    def __init__(self, mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None):
         self.mode = mode
         self.static = static
+        self.path = path
+        self.content_type = content_type
         if fixture and not os.path.isabs(fixture) and not os.path.exists(fixture):
             fixture = os.path.join(FIXTURES_DIR, fixture)
         self.fixture = fixture
@@ -229,7 +232,7 @@ class StatsServer(_ServerProcess):
 
     @property
     def url(self):
-        return 'http://127.0.0.1:%d/stats' % self.port
+        return 'http://127.0.0.1:%d%s' % (self.port, '/metrics' if self.path == '*' else self.path)
 
     @property
     def base_url(self):
@@ -248,6 +251,10 @@ class StatsServer(_ServerProcess):
             argv.append('--static')
         if self.fixture:
             argv += ['--fixture', self.fixture]
+        if self.path != '/stats':
+            argv += ['--path', self.path]
+        if self.content_type:
+            argv += ['--content-type', self.content_type]
         self.proc = _spawn(argv, self.tmp, self.log_file)
         try:
             ok = wait_until(lambda: self.proc.poll() is not None or os.path.exists(self.port_file), 10)
@@ -452,6 +459,7 @@ class Collectd:
       extra_types_db:   a path or a list of paths added after Debian's types.db
       extra_conf:       more config for stock plugins, placed before the PluginDir switch
       load_plugin:      False = do not load mtproxy at all (for testing the harness itself)
+      hostname:         collectd's Hostname (default HOSTNAME; several hosts of a fleet in one test)
       wait:             start() waits for the unixsock socket (raises if collectd exits first)
       .getval(identifier) -> {'value': 1.0, ...} or None          identifier: [host/]plugin-inst/type-tinst
       .listval() -> ['testhost/mtproxy-main/gauge-up', ...]
@@ -462,7 +470,8 @@ class Collectd:
     """
 
     def __init__(self, plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
-                 extra_conf='', load_plugin=True, wait=True):
+                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME):
+        self.hostname = hostname
         self.plugin_conf_text = plugin_conf_text
         self.interval = interval
         self.build_dir = _abs_build(build_dir)
@@ -480,7 +489,7 @@ class Collectd:
         t = self.tmp
         types = ' '.join('"%s"' % p for p in [TYPES_DB] + self.extra_types_db)
         conf = [
-            'Hostname "%s"' % HOSTNAME,
+            'Hostname "%s"' % self.hostname,
             'FQDNLookup false',
             'BaseDir "%s"' % t,
             'PIDFile "%s/collectd.pid"' % t,

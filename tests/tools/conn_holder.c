@@ -2,7 +2,7 @@
  * tests and the benchmark.
  *
  *   conn_holder [-p PORT] [-6] [-t PORT] [-g IP:NIPS:K[:HALF]]... [-n N -k K -f HALF]
- *               [-s BYTES] [-r BYTES] [-D IP:N]
+ *               [-s BYTES] [-r BYTES] [-D IP:N] [-L IP]
  *
  * It listens on 127.0.0.1:PORT (-6: [::]:PORT, dual-stack; PORT 0 picks one)
  * unless -t names a port to connect to instead, then opens the connections of
@@ -12,7 +12,8 @@
  * 127.1.0.1. -s: bytes each client sends, -r: bytes the server sends on
  * each accepted connection. -D: IPv4 clients connect to N destination
  * addresses counted up from IP in turn (the listener then binds 0.0.0.0),
- * which gives the upstream side several peers. The hard RLIMIT_NOFILE here is 20000, so the
+ * which gives the upstream side several peers. -L: the IPv4 address listened
+ * on and connected to (default 127.0.0.1). The hard RLIMIT_NOFILE here is 20000, so the
  * client ends and the server ends are spread over worker processes of at
  * most PER_PROC fds each. When every connection is up it prints
  *   READY port=P pid=PID connections=N
@@ -54,6 +55,7 @@ static pid_t children[MAX_CHILDREN];
 static int n_children;
 static volatile sig_atomic_t stop;
 static struct group dests; /* -D: destination addresses for IPv4 clients */
+static uint32_t listen_ip;  /* -L: IPv4 address listened on and connected to (network order) */
 
 static void on_signal(int sig)
 {
@@ -70,7 +72,7 @@ static void die(const char *what)
 static void usage(void)
 {
     fprintf(stderr, "usage: conn_holder [-p PORT] [-6] [-t PORT] [-g IP:NIPS:K[:HALF]]... "
-                    "[-n N -k K -f HALF] [-s BYTES] [-r BYTES] [-D IP:N]\n");
+                    "[-n N -k K -f HALF] [-s BYTES] [-r BYTES] [-D IP:N] [-L IP]\n");
     exit(2);
 }
 
@@ -223,7 +225,7 @@ static void connect_worker(long from, long to, int target_port, long send_n, str
             struct sockaddr_in *s4 = (void *)&sa, *d4 = (void *)&da;
             s4->sin_family = d4->sin_family = AF_INET;
             memcpy(&s4->sin_addr, src, 4);
-            d4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            d4->sin_addr.s_addr = listen_ip;
             if (dests.n_ips > 0) {
                 unsigned char dst[16];
                 group_ip(&dests, i % dests.n_ips, dst);
@@ -282,7 +284,8 @@ int main(int argc, char **argv)
 {
     int port = 0, v6 = 0, target = 0, opt;
     long n = 0, k = 1, f = 0, send_client = 0, send_server = 0;
-    while ((opt = getopt(argc, argv, "p:6t:g:n:k:f:s:r:D:")) != -1) {
+    listen_ip = htonl(INADDR_LOOPBACK);
+    while ((opt = getopt(argc, argv, "p:6t:g:n:k:f:s:r:D:L:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case '6': v6 = 1; break;
@@ -297,6 +300,10 @@ int main(int argc, char **argv)
         case 'f': f = atol(optarg); break;
         case 's': send_client = atol(optarg); break;
         case 'r': send_server = atol(optarg); break;
+        case 'L':
+            if (inet_pton(AF_INET, optarg, &listen_ip) != 1)
+                usage();
+            break;
         case 'D': {
             char spec[96];
             snprintf(spec, sizeof(spec), "%s:1", optarg);
@@ -372,7 +379,7 @@ int main(int argc, char **argv)
         } else {
             struct sockaddr_in *s4 = (void *)&ls;
             s4->sin_family = AF_INET;
-            s4->sin_addr.s_addr = htonl(dests.n_ips > 0 ? INADDR_ANY : INADDR_LOOPBACK);
+            s4->sin_addr.s_addr = dests.n_ips > 0 ? htonl(INADDR_ANY) : listen_ip;
             s4->sin_port = htons((uint16_t)port);
             llen = sizeof(*s4);
         }

@@ -5,20 +5,33 @@
  * mtproto-proxy (comm and argv[0]), each holding known numbers of threads,
  * open files and listening sockets so a test can check what /proc says.
  *
- *   fake_mtproxy [-w WORKERS] [-t THREADS] [-f FILES] [-l PORT] [-s PORT]
- *                [-N NOFILE] [-p PIDFILE] [-n NAME]
+ *   fake_mtproxy [-w WORKERS] [-t THREADS] [-f FILES] [-p PORT] [-H PORT]
+ *                [-a ADDR] [-N NOFILE] [-P PIDFILE] [-n NAME] [-u USER]
+ *                [-O SECONDS] [-K] [-b MS]
  *     -w N     workers (default 0: one process, like -M 0)
  *     -t T     extra threads per process (each process has 1 + T)
  *     -f F     extra open files (/dev/null) per process
- *     -l PORT  a listener on 127.0.0.1:PORT in the master only, like the
- *              stats port (0: any free port)
- *     -s PORT  a listener on 127.0.0.1:PORT opened before forking and shared
- *              by the master and every worker, like MTProxy's client port
+ *     -p PORT  a listener on 127.0.0.1:PORT in the master only, like
+ *              MTProxy's stats port -p (0: any free port; -l is the same);
+ *              if a test's stats server holds PORT, only named (no listener)
+ *     -H PORT  a listener on ADDR:PORT opened before forking and shared by
+ *              the master and every worker, like MTProxy's client port -H
+ *              (0: any free port; -s is the same)
+ *     -a ADDR  the IPv4 address of the -H listener (default 127.0.0.1)
  *     -N SOFT  set the soft open-files limit (all processes), as MTProxy
  *              raises it for -c
- *     -p FILE  write the master's pid there once ready (removed on exit)
+ *     -P FILE  write the master's pid there once ready (removed on exit)
  *     -n NAME  process name instead of mtproto-proxy (at most 15 chars), so
  *              concurrent tests do not see each other's fakes
+ *     -u USER  after opening the listeners, switch to USER (a name or a
+ *              numeric uid) with setgid/setuid and no exec, as MTProxy's -u
+ *              does: the processes become non-dumpable, /proc/PID/fd root's
+ *     -O SECS  workers outlive a master killed hard for SECS seconds (as
+ *              MTProxy's notice "Parent is changed to 1" 1-3 s late)
+ *     -K       the master keeps running when a worker exits (MTProxy
+ *              aborts; other implementations respawn)
+ *     -b MS    every process burns MS ms of CPU and writes 1 MiB to
+ *              /dev/null once ready, so its counters are not zero
  *
  * Once every process is ready it prints one line to stdout:
  *   {"master":M,"workers":[W1,...],"threads":1+T,"fds_master":X,
@@ -35,8 +48,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +67,11 @@ struct opts {
     long nofile;                  /* -1: unchanged */
     const char *pidfile;
     const char *name;
+    const char *user;             /* NULL: stay */
+    const char *addr;             /* the shared listener's address */
+    int orphan_secs;              /* -1: workers die with the master */
+    int keep;                     /* master survives a worker's exit */
+    int burn_ms;
 };
 
 static void die(const char *what)
@@ -87,7 +108,9 @@ static void become_named(int argc, char **argv, const char *name)
     die("re-exec");
 }
 
-static int tcp_listener(int port)
+/* A listener on addr:port; -1 when the port is taken and taken_ok (the
+ * stats port a test's stats server holds: the fake then only names it). */
+static int tcp_listener(const char *addr, int port, int taken_ok)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -95,9 +118,17 @@ static int tcp_listener(int port)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        fprintf(stderr, "fake_mtproxy: -a wants an IPv4 address, not '%s'\n", addr);
+        exit(2);
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (errno == EADDRINUSE && taken_ok && port > 0) {
+            close(fd);
+            return -1;
+        }
         die("bind");
+    }
     if (listen(fd, 128) != 0)
         die("listen");
     return fd;
@@ -141,6 +172,44 @@ static void hold_resources(const struct opts *o)
     pthread_attr_destroy(&attr);
 }
 
+/* CPU time and write bytes, so the counters of every process move. */
+static void burn(int ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    volatile unsigned long x = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+    int fd = open("/dev/null", O_WRONLY);
+    static char block[65536];
+    for (int i = 0; fd >= 0 && i < 16; i++)
+        if (write(fd, block, sizeof(block)) < 0)
+            break;
+    if (fd >= 0)
+        close(fd);
+}
+
+/* MTProxy's change_user_group(): setgroups, setgid, setuid, no exec. */
+static void drop_privileges(const char *user)
+{
+    uid_t uid;
+    gid_t gid;
+    struct passwd *pw = getpwnam(user);
+    if (pw) {
+        uid = pw->pw_uid;
+        gid = pw->pw_gid;
+    } else {
+        uid = gid = (uid_t)parse_int(user, 1, 0x7fffffff, "-u");
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+        die("switching user");
+}
+
 static void stop_workers(const pid_t *workers, int n)
 {
     for (int i = 0; i < n; i++)
@@ -151,35 +220,28 @@ static void stop_workers(const pid_t *workers, int n)
             waitpid(workers[i], NULL, 0);
 }
 
-static void write_pidfile(const char *path, pid_t pid)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        die("pidfile");
-    fprintf(f, "%d\n", (int)pid);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        die("pidfile");
-}
-
 int main(int argc, char **argv)
 {
-    struct opts o = {0, 0, 0, -1, -1, -1, NULL, "mtproto-proxy"};
+    struct opts o = {0, 0, 0, -1, -1, -1, NULL, "mtproto-proxy", NULL, "127.0.0.1", -1, 0, 0};
     int c;
-    while ((c = getopt(argc, argv, "w:t:f:l:s:N:p:n:")) != -1) {
+    while ((c = getopt(argc, argv, "w:t:f:l:p:s:H:a:N:P:n:u:O:Kb:")) != -1) {
         switch (c) {
         case 'w': o.workers = parse_int(optarg, 0, MAX_WORKERS, "-w"); break;
         case 't': o.threads = parse_int(optarg, 0, MAX_THREADS, "-t"); break;
         case 'f': o.files = parse_int(optarg, 0, MAX_FILES, "-f"); break;
-        case 'l': o.listen_port = parse_int(optarg, 0, 65535, "-l"); break;
-        case 's': o.shared_port = parse_int(optarg, 0, 65535, "-s"); break;
+        case 'l': case 'p': o.listen_port = parse_int(optarg, 0, 65535, "-p"); break;
+        case 's': case 'H': o.shared_port = parse_int(optarg, 0, 65535, "-H"); break;
+        case 'a': o.addr = optarg; break;
         case 'N': o.nofile = parse_int(optarg, 16, 1 << 20, "-N"); break;
-        case 'p': o.pidfile = optarg; break;
+        case 'P': o.pidfile = optarg; break;
         case 'n': o.name = optarg; break;
+        case 'u': o.user = optarg; break;
+        case 'O': o.orphan_secs = parse_int(optarg, 0, 3600, "-O"); break;
+        case 'K': o.keep = 1; break;
+        case 'b': o.burn_ms = parse_int(optarg, 0, 10000, "-b"); break;
         default:
-            fprintf(stderr, "usage: fake_mtproxy [-w N] [-t T] [-f F] [-l PORT] [-s PORT] "
-                            "[-N NOFILE] [-p PIDFILE] [-n NAME]\n");
+            fprintf(stderr, "usage: fake_mtproxy [-w N] [-t T] [-f F] [-p PORT] [-H PORT] [-a ADDR] "
+                            "[-N NOFILE] [-P PIDFILE] [-n NAME] [-u USER] [-O SECS] [-K] [-b MS]\n");
             return 2;
         }
     }
@@ -217,8 +279,16 @@ int main(int argc, char **argv)
             die("setrlimit");
     }
 
-    int shared_fd = o.shared_port >= 0 ? tcp_listener(o.shared_port) : -1;
+    int shared_fd = o.shared_port >= 0 ? tcp_listener(o.addr, o.shared_port, 0) : -1;
     int shared_port = shared_fd >= 0 ? port_of(shared_fd) : -1;
+    int listen_fd = o.listen_port >= 0 ? tcp_listener("127.0.0.1", o.listen_port, 1) : -1;
+    int listen_port = listen_fd >= 0 ? port_of(listen_fd) : -1;
+    /* Opened before the switch, like a pidfile the service manager reads. */
+    int pid_fd = -1;
+    if (o.pidfile && (pid_fd = open(o.pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        die("pidfile");
+    if (o.user)
+        drop_privileges(o.user);
 
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) != 0)
@@ -232,15 +302,33 @@ int main(int argc, char **argv)
             die("fork");
         }
         if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+            if (o.orphan_secs < 0)
+                prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
             if (getppid() != master) /* the master died before PDEATHSIG was set */
                 _exit(0);
             close(ready[0]);
+            if (listen_fd >= 0)
+                close(listen_fd); /* the stats listener is the master's */
+            if (pid_fd >= 0)
+                close(pid_fd);
             hold_resources(&o);
+            burn(o.burn_ms);
             char b = 'r';
             if (write(ready[1], &b, 1) != 1)
                 _exit(1);
             close(ready[1]);
+            if (o.orphan_secs >= 0) {
+                /* Outlive the master: notice it is gone, linger, exit. */
+                struct timespec tick = {0, 50 * 1000 * 1000};
+                siginfo_t si;
+                while (getppid() == master)
+                    if (sigtimedwait(&set, &si, &tick) > 0 && si.si_signo != SIGCHLD)
+                        _exit(0);
+                struct timespec linger = {o.orphan_secs, 0};
+                while (sigtimedwait(&set, &si, &linger) > 0 && si.si_signo == SIGCHLD)
+                    ;
+                _exit(0);
+            }
             int sig;
             do {
                 sigwait(&set, &sig);
@@ -250,9 +338,8 @@ int main(int argc, char **argv)
         workers[i] = pid;
     }
     close(ready[1]);
-    int listen_fd = o.listen_port >= 0 ? tcp_listener(o.listen_port) : -1;
-    int listen_port = listen_fd >= 0 ? port_of(listen_fd) : -1;
     hold_resources(&o);
+    burn(o.burn_ms);
     for (int got = 0; got < o.workers;) {
         char b;
         ssize_t n = read(ready[0], &b, 1);
@@ -265,8 +352,12 @@ int main(int argc, char **argv)
         }
     }
     close(ready[0]);
-    if (o.pidfile)
-        write_pidfile(o.pidfile, master);
+    if (pid_fd >= 0) {
+        char line[32];
+        int len = snprintf(line, sizeof(line), "%d\n", (int)master);
+        if (write(pid_fd, line, (size_t)len) != len || close(pid_fd) != 0)
+            die("pidfile");
+    }
 
     int fds_worker = 3 + o.files + (shared_fd >= 0);
     int fds_master = fds_worker + (listen_fd >= 0);
@@ -292,6 +383,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.workers; i++)
             if (workers[i] == dead)
                 workers[i] = 0;
+        if (o.keep) {
+            fprintf(stderr, "fake_mtproxy: worker %d terminated, going on\n", (int)dead);
+            continue;
+        }
         fprintf(stderr, "fake_mtproxy: worker %d terminated, aborting\n", (int)dead);
         status = 1;
         break;

@@ -20,6 +20,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -206,10 +209,12 @@ static int64_t count_dir(const char *fmt, int pid)
     return n;
 }
 
-static int init_state(struct mm_process_state *st, const char *pidfile, const char *name,
-                      const char *regex, struct capture *cap, struct mm_logger *log)
+static int init_state_port(struct mm_process_state *st, const char *pidfile, const char *name,
+                           const char *regex, int stats_port, struct capture *cap,
+                           struct mm_logger *log)
 {
     struct mm_process_config cfg = {0};
+    cfg.stats_port = stats_port;
     cfg.pidfile = pidfile ? strdup(pidfile) : NULL;
     cfg.process_match_name = name ? strdup(name) : NULL;
     cfg.process_match_regex = regex ? strdup(regex) : NULL;
@@ -219,6 +224,12 @@ static int init_state(struct mm_process_state *st, const char *pidfile, const ch
     int rc = mm_process_state_init(st, &cfg, log);
     mm_process_config_free(&cfg);
     return rc;
+}
+
+static int init_state(struct mm_process_state *st, const char *pidfile, const char *name,
+                      const char *regex, struct capture *cap, struct mm_logger *log)
+{
+    return init_state_port(st, pidfile, name, regex, 0, cap, log);
 }
 
 static void tmp_path(char *buf, size_t cap, const char *what)
@@ -370,15 +381,39 @@ static void test_fixture_tree(void)
     CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_HINT);
     CHECK_INT_EQ(ival(&snap, "processes", "all"), 3);
     /* ...but not when it names another process (a container's pid 1 seen
-     * from the host), a zombie or nothing: then the match finds it. */
+     * from the host), a zombie or nothing: the master seen last stays. */
     const int64_t stale[] = {1, 777, 99999, -5};
     for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
         mm_snapshot_reset(&snap);
         mm_process_gather(&st, stale[i], &snap, &log);
-        CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_MATCH);
+        CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_LAST_SEEN);
         CHECK_INT_EQ(mm_process_master_pid(&st), 18807);
     }
     CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
+    mm_process_state_free(&st);
+
+    /* The default match wants the URL's stats port on the command line
+     * (-p 8888 here): a proxy serving its stats elsewhere is another one. */
+    CHECK(init_state_port(&st, NULL, NULL, NULL, 8888, &cap, &log) == 0);
+    st.proc_root = fixture_root;
+    mm_snapshot_reset(&snap);
+    mm_process_gather(&st, 0, &snap, &log);
+    CHECK_INT_EQ(mm_process_master_pid(&st), 18807);
+    struct mm_proxy_cmdline cl;
+    CHECK_INT_EQ(mm_process_master_cmdline(&st, &cl), 0);
+    CHECK_INT_EQ(cl.stats_port, 8888);
+    CHECK_INT_EQ(cl.n_client_ports, 1);
+    CHECK_INT_EQ(cl.client_ports[0], 4443);
+    CHECK(strstr(cap.last[MM_LOG_INFO], "stats port 8888") != NULL);
+    mm_process_state_free(&st);
+    CHECK(init_state_port(&st, NULL, NULL, NULL, 9999, &cap, &log) == 0);
+    st.proc_root = fixture_root;
+    mm_snapshot_reset(&snap);
+    mm_process_gather(&st, 0, &snap, &log);
+    CHECK_INT_EQ(mm_process_master_pid(&st), 0);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+    CHECK(strstr(cap.last[MM_LOG_WARNING], "port 9999") != NULL);
+    CHECK_INT_EQ(mm_process_master_cmdline(&st, &cl), -1);
     mm_process_state_free(&st);
 
     /* A regex on the command line joined by spaces. */
@@ -435,7 +470,7 @@ static void test_counts(void)
     tmp_path(pidfile, sizeof(pidfile), "counts.pid");
     struct fake f;
     const char *args[] = {"-w", "3", "-t", "4", "-f", "5", "-l", "0", "-s", "0", "-N", "1000",
-                          "-p", pidfile, "-n", uniq, NULL};
+                          "-P", pidfile, "-n", uniq, NULL};
     time_t before = time(NULL);
     if (fake_start(&f, args) != 0) {
         CHECK(!"fake_mtproxy started");
@@ -451,8 +486,8 @@ static void test_counts(void)
     struct mm_logger log;
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    /* The pidfile alone, no match configured: trusted as is. */
-    CHECK(init_state(&st, pidfile, NULL, NULL, &cap, &log) == 0);
+    /* The pidfile, whose process passes the match. */
+    CHECK(init_state(&st, pidfile, uniq, NULL, &cap, &log) == 0);
     mm_process_gather(&st, 0, &snap, &log);
     CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_PIDFILE);
     CHECK_INT_EQ(mm_process_master_pid(&st), f.master);
@@ -578,7 +613,19 @@ static void test_counts(void)
     mm_snapshot_free(&snap);
 }
 
-/* A stale hint or pidfile is not trusted: discovery falls back. */
+/* A stale hint is not trusted: the match finds the proxy. A configured
+ * pidfile is the identity: stale, garbage, naming another process or init,
+ * it finds nothing (no guessing besides it), with the reason logged. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *pf = fopen(path, "w");
+    CHECK(pf != NULL);
+    if (pf) {
+        fputs(text, pf);
+        fclose(pf);
+    }
+}
+
 static void test_stale_hint(void)
 {
     struct fake f;
@@ -594,55 +641,75 @@ static void test_stale_hint(void)
         _exit(0);
     waitpid(dead, NULL, 0);
 
-    char pidfile[PATH_MAX];
-    tmp_path(pidfile, sizeof(pidfile), "stale.pid");
-    FILE *pf = fopen(pidfile, "w");
-    CHECK(pf != NULL);
-    if (pf) {
-        fprintf(pf, "%d\n", (int)dead);
-        fclose(pf);
-    }
-
     struct mm_process_state st;
     struct capture cap;
     struct mm_logger log;
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    CHECK(init_state(&st, pidfile, uniq, NULL, &cap, &log) == 0);
-
+    CHECK(init_state(&st, NULL, uniq, NULL, &cap, &log) == 0);
     /* The test itself: alive, but neither mtproto-proxy nor a match. */
     const int64_t hints[] = {getpid(), dead, 0};
     for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
         mm_snapshot_reset(&snap);
         mm_process_gather(&st, hints[i], &snap, &log);
-        CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_MATCH);
+        CHECK_INT_EQ(mm_process_source(&st), i == 0 ? MM_PROCESS_SOURCE_MATCH : MM_PROCESS_SOURCE_LAST_SEEN);
         CHECK_INT_EQ(mm_process_master_pid(&st), f.master);
         CHECK_INT_EQ(ival(&snap, "processes", "all"), 2);
     }
-    /* A pidfile naming a live process that fails the match: not trusted. */
-    pf = fopen(pidfile, "w");
-    if (pf) {
-        fprintf(pf, "%d\n", (int)getpid());
-        fclose(pf);
-    }
-    mm_snapshot_reset(&snap);
-    mm_process_gather(&st, 0, &snap, &log);
-    CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_MATCH);
-    /* And a pidfile with garbage. */
-    pf = fopen(pidfile, "w");
-    if (pf) {
-        fputs("12ab\n", pf);
-        fclose(pf);
-    }
-    mm_snapshot_reset(&snap);
-    mm_process_gather(&st, 0, &snap, &log);
-    CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_MATCH);
-    CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
-    CHECK_INT_EQ(cap.count[MM_LOG_WARNING], 0);
+    CHECK(strstr(cap.last[MM_LOG_INFO], "found by the configured process match") != NULL);
     mm_process_state_free(&st);
+
+    char pidfile[PATH_MAX];
+    tmp_path(pidfile, sizeof(pidfile), "stale.pid");
+    char text[32];
+    static const struct {
+        int what; /* 0 dead pid, 1 our parent (fails the match), 2 garbage, 3 init */
+        const char *why;
+    } cases[] = {{0, "is not running"}, {1, "does not pass the process match"},
+                 {2, "does not hold a pid"}, {3, "is init"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int pid = cases[i].what == 0 ? dead : cases[i].what == 1 ? getppid() : 1;
+        snprintf(text, sizeof(text), cases[i].what == 2 ? "12ab\n" : "%d\n", pid);
+        write_file(pidfile, text);
+        CHECK(init_state(&st, pidfile, uniq, NULL, &cap, &log) == 0);
+        for (int g = 0; g < 2; g++) {
+            mm_snapshot_reset(&snap);
+            mm_process_gather(&st, 0, &snap, &log);
+            CHECK_INT_EQ(mm_process_master_pid(&st), 0);
+            CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+            CHECK_INT_EQ(ival(&snap, "processes", "workers"), 0);
+        }
+        CHECK_INT_EQ(cap.count[MM_LOG_WARNING], 1);
+        CHECK(strstr(cap.last[MM_LOG_WARNING], cases[i].why) != NULL);
+        mm_process_state_free(&st);
+    }
     unlink(pidfile);
     fake_stop(&f);
     mm_snapshot_free(&snap);
+}
+
+/* A FIFO where the pidfile should be: the gather neither blocks (an open
+ * without O_NONBLOCK waits for a writer forever) nor reads it. */
+static void test_fifo_pidfile(void)
+{
+    char fifo[PATH_MAX];
+    tmp_path(fifo, sizeof(fifo), "fifo.pid");
+    unlink(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    struct mm_process_state st;
+    struct capture cap;
+    struct mm_logger log;
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK(init_state(&st, fifo, uniq, NULL, &cap, &log) == 0);
+    alarm(10); /* a hang fails the test run instead of stalling it */
+    mm_process_gather(&st, 0, &snap, &log);
+    alarm(0);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+    CHECK(strstr(cap.last[MM_LOG_WARNING], "not a regular file") != NULL);
+    mm_process_state_free(&st);
+    mm_snapshot_free(&snap);
+    unlink(fifo);
 }
 
 /* No process: processes 0 in every role, one warning, recovery logged. */
@@ -698,7 +765,7 @@ static void test_restart(void)
 {
     char pidfile[PATH_MAX];
     tmp_path(pidfile, sizeof(pidfile), "restart.pid");
-    const char *args[] = {"-w", "2", "-t", "1", "-p", pidfile, "-n", uniq, NULL};
+    const char *args[] = {"-w", "2", "-t", "1", "-P", pidfile, "-n", uniq, NULL};
     struct fake f;
     if (fake_start(&f, args) != 0) {
         CHECK(!"fake_mtproxy started");
@@ -760,7 +827,8 @@ static void test_restart(void)
     mm_snapshot_free(&snap);
 }
 
-/* Two unrelated proxies pass the match: the older wins, one warning. */
+/* Two unrelated proxies pass the match and nothing tells them apart: none
+ * is taken (reporting the wrong one is worse), one warning saying so. */
 static void test_ambiguous(void)
 {
     struct fake a, b;
@@ -769,7 +837,6 @@ static void test_ambiguous(void)
         CHECK(!"fake_mtproxy started");
         return;
     }
-    usleep(30000); /* a start tick apart */
     if (fake_start(&b, args) != 0) {
         CHECK(!"fake_mtproxy started");
         fake_stop(&a);
@@ -784,18 +851,237 @@ static void test_ambiguous(void)
     for (int i = 0; i < 3; i++) {
         mm_snapshot_reset(&snap);
         mm_process_gather(&st, 0, &snap, &log);
-        CHECK_INT_EQ(mm_process_master_pid(&st), a.master);
+        CHECK_INT_EQ(mm_process_master_pid(&st), 0);
     }
-    CHECK_INT_EQ(ival(&snap, "processes", "all"), 2);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
     CHECK_INT_EQ(cap.count[MM_LOG_WARNING], 1);
-    /* The hint settles it without a word. */
+    CHECK(strstr(cap.last[MM_LOG_WARNING], "2 processes could be the proxy") != NULL);
+    /* The stats page settles it; then the identity holds without it. */
     mm_snapshot_reset(&snap);
     mm_process_gather(&st, b.master, &snap, &log);
     CHECK_INT_EQ(mm_process_master_pid(&st), b.master);
-    CHECK_INT_EQ(ival(&snap, "restarts", "master"), 1); /* another master: counted */
+    for (int i = 0; i < 2; i++) {
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st, 0, &snap, &log);
+        CHECK_INT_EQ(mm_process_master_pid(&st), b.master);
+        CHECK_INT_EQ(mm_process_source(&st), MM_PROCESS_SOURCE_LAST_SEEN);
+    }
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 2);
+    CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
     mm_process_state_free(&st);
     fake_stop(&b);
     fake_stop(&a);
+    mm_snapshot_free(&snap);
+}
+
+static void kill_wait_gone(const int *pids, int n)
+{
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
+    for (int tries = 0; tries < 500; tries++) {
+        int alive = 0;
+        for (int i = 0; i < n; i++)
+            alive |= pid_alive(pids[i]);
+        if (!alive)
+            return;
+        usleep(10000);
+    }
+}
+
+/* kill -9 of the master leaves its workers running (MTProxy's notice the
+ * new parent 1-3 s later): they have the master's name and command line
+ * but are never taken for it. The restarted proxy is one restart. */
+static void test_orphans(void)
+{
+    const char *args[] = {"-w", "2", "-O", "30", "-n", uniq, NULL};
+    struct fake f;
+    if (fake_start(&f, args) != 0) {
+        CHECK(!"fake_mtproxy started");
+        return;
+    }
+    struct mm_process_state st;
+    struct capture cap;
+    struct mm_logger log;
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK(init_state(&st, NULL, uniq, NULL, &cap, &log) == 0);
+    mm_process_gather(&st, f.master, &snap, &log);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 3);
+    mm_snapshot_reset(&snap);
+    mm_process_gather(&st, 0, &snap, &log);
+    CHECK_INT_EQ(ival(&snap, "processes", "all"), 3);
+
+    kill(f.master, SIGKILL);
+    waitpid(f.master, NULL, 0);
+    /* The orphans are re-parented (to init or a subreaper) and live on. */
+    struct mm_procfs_stat ps;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", f.workers[0]);
+    CHECK(mm_procfs_read_stat(AT_FDCWD, path, &ps) == 0 && ps.ppid != f.master);
+    for (int i = 0; i < 3; i++) {
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st, 0, &snap, &log);
+        CHECK_INT_EQ(mm_process_master_pid(&st), 0);
+        CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+        CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
+    }
+    CHECK(pid_alive(f.workers[0]) && pid_alive(f.workers[1]));
+    int gone_lines = 0;
+    (void)gone_lines;
+    CHECK(strstr(cap.last[MM_LOG_WARNING], "is gone") != NULL ||
+          strstr(cap.last[MM_LOG_WARNING], "no MTProxy process found") != NULL);
+
+    /* The proxy started again (same command line): one restart. */
+    struct fake g;
+    if (fake_start(&g, args) != 0) {
+        CHECK(!"fake_mtproxy restarted");
+    } else {
+        for (int i = 0; i < 2; i++) {
+            mm_snapshot_reset(&snap);
+            mm_process_gather(&st, 0, &snap, &log);
+            CHECK_INT_EQ(mm_process_master_pid(&st), g.master);
+            CHECK_INT_EQ(ival(&snap, "processes", "all"), 3);
+            CHECK_INT_EQ(ival(&snap, "restarts", "master"), 1);
+        }
+        CHECK(strstr(cap.last[MM_LOG_INFO], "the command line of the master seen last") != NULL);
+        kill_wait_gone(g.workers, g.n_workers);
+        kill(g.master, SIGKILL);
+        waitpid(g.master, NULL, 0);
+    }
+    kill_wait_gone(f.workers, f.n_workers);
+    mm_process_state_free(&st);
+    mm_snapshot_free(&snap);
+}
+
+/* A test-held listener: a stats port nobody else can take meanwhile. */
+static int hold_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Another proxy by the same name, run by another user and serving its
+ * stats elsewhere, is never taken; this instance's (its -p is the URL's
+ * port) is, also after it dropped privileges. */
+static void test_decoy_other_user(void)
+{
+    if (geteuid() != 0) {
+        printf("#   skipped: not root, cannot start a decoy as another user\n");
+        return;
+    }
+    int ours_port, other_port;
+    int fd1 = hold_port(&ours_port), fd2 = hold_port(&other_port);
+    CHECK(fd1 >= 0 && fd2 >= 0);
+    char p1[16], p2[16];
+    snprintf(p1, sizeof(p1), "%d", ours_port);
+    snprintf(p2, sizeof(p2), "%d", other_port);
+    const char *decoy_args[] = {"-w", "1", "-p", p2, "-u", "nobody", "-n", uniq, NULL};
+    const char *ours_args[] = {"-w", "2", "-p", p1, "-u", "nobody", "-n", uniq, NULL};
+    struct fake decoy, ours;
+    if (fake_start(&decoy, decoy_args) != 0) {
+        CHECK(!"decoy started");
+        goto out;
+    }
+    if (fake_start(&ours, ours_args) != 0) {
+        CHECK(!"fake_mtproxy started");
+        fake_stop(&decoy);
+        goto out;
+    }
+    struct mm_process_state st;
+    struct capture cap;
+    struct mm_logger log;
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK(init_state_port(&st, NULL, uniq, NULL, ours_port, &cap, &log) == 0);
+    for (int i = 0; i < 3; i++) {
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st, 0, &snap, &log);
+        CHECK_INT_EQ(mm_process_master_pid(&st), ours.master);
+        CHECK_INT_EQ(ival(&snap, "processes", "all"), 3);
+    }
+    CHECK_INT_EQ(cap.count[MM_LOG_WARNING] - (geteuid() == 0 ? 0 : 1), 0);
+    /* Ours stops: the decoy, alive and named alike, is not its successor. */
+    fake_stop(&ours);
+    for (int i = 0; i < 2; i++) {
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st, 0, &snap, &log);
+        CHECK_INT_EQ(mm_process_master_pid(&st), 0);
+        CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+    }
+    CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
+    mm_process_state_free(&st);
+    mm_snapshot_free(&snap);
+    fake_stop(&decoy);
+out:
+    if (fd1 >= 0)
+        close(fd1);
+    if (fd2 >= 0)
+        close(fd2);
+}
+
+/* The workers' and all's counters do not drop when a worker exits: each
+ * process's growth is added as it happens (collectd's processes.c). */
+static void test_counters_monotonic(void)
+{
+    const char *args[] = {"-w", "3", "-K", "-b", "60", "-n", uniq, NULL};
+    struct fake f;
+    if (fake_start(&f, args) != 0) {
+        CHECK(!"fake_mtproxy started");
+        return;
+    }
+    struct mm_process_state st;
+    struct capture cap;
+    struct mm_logger log;
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK(init_state(&st, NULL, uniq, NULL, &cap, &log) == 0);
+    mm_process_gather(&st, f.master, &snap, &log);
+    static const char *const names[] = {"cpu_time_user", "cpu_time_system", "minor_faults",
+                                        "write_bytes", "voluntary_context_switches"};
+    double before[2][5];
+    for (int n = 0; n < 5; n++) {
+        before[0][n] = dval(&snap, names[n], "workers");
+        before[1][n] = dval(&snap, names[n], "all");
+    }
+    /* What the victim did: a plain sum of the live ones would lose it. */
+    struct mm_procfs_stat vs;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", f.workers[0]);
+    CHECK(mm_procfs_read_stat(AT_FDCWD, path, &vs) == 0);
+    CHECK(vs.utime + vs.stime > 0);
+    kill(f.workers[0], SIGKILL);
+    for (int tries = 0; tries < 500 && pid_alive(f.workers[0]); tries++)
+        usleep(10000);
+    mm_snapshot_reset(&snap);
+    mm_process_gather(&st, f.master, &snap, &log);
+    CHECK_INT_EQ(ival(&snap, "processes", "workers"), 2);
+    double live_cpu = 0;
+    for (int i = 1; i < f.n_workers; i++) {
+        snprintf(path, sizeof(path), "/proc/%d/stat", f.workers[i]);
+        if (mm_procfs_read_stat(AT_FDCWD, path, &vs) == 0)
+            live_cpu += (double)(vs.utime + vs.stime) / (double)sysconf(_SC_CLK_TCK);
+    }
+    double now_cpu = dval(&snap, "cpu_time_user", "workers") + dval(&snap, "cpu_time_system", "workers");
+    CHECK(now_cpu > live_cpu); /* the exited worker's time is still in */
+    for (int n = 0; n < 5; n++) {
+        if (n == 3 && geteuid() != 0)
+            continue; /* io needs privileges */
+        CHECK(dval(&snap, names[n], "workers") >= before[0][n]);
+        CHECK(dval(&snap, names[n], "all") >= before[1][n]);
+    }
+    CHECK(dval(&snap, "write_bytes", "workers") >= 3 * 1048576 || geteuid() != 0);
+    mm_process_state_free(&st);
+    fake_stop(&f);
     mm_snapshot_free(&snap);
 }
 
@@ -1002,6 +1288,10 @@ int main(void)
     TEST(test_no_process);
     TEST(test_restart);
     TEST(test_ambiguous);
+    TEST(test_fifo_pidfile);
+    TEST(test_orphans);
+    TEST(test_decoy_other_user);
+    TEST(test_counters_monotonic);
     TEST(test_unprivileged);
     TEST(test_timing);
     return check_done();

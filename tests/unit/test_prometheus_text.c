@@ -173,6 +173,33 @@ static void mtprotoproxy_captures(void)
     mm_prom_page_free(&page);
 }
 
+/* Every Prometheus page of tests/fixtures/peers (captured or written from
+ * the implementations' sources) parses without a single problem. */
+static void every_peer_page_parses_cleanly(void)
+{
+    glob_t g;
+    CHECK(glob("tests/fixtures/peers/*/metrics-*.txt", 0, NULL, &g) == 0);
+    CHECK(g.gl_pathc >= 10);
+    struct mm_prom_page page;
+    mm_prom_page_init(&page);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        size_t n, len;
+        char *resp = read_file(g.gl_pathv[i], &n);
+        const char *body = resp ? http_body(resp, &len) : NULL;
+        int rc = body ? mm_prom_parse(&page, body, len, NULL) : -2;
+        if (rc != 0 || page.res.skipped || page.res.duplicates || page.res.over_limit || page.res.nonfinite ||
+            mm_prom_sniff(body, len) != 1) {
+            printf("#   %s: rc %d, %s\n", g.gl_pathv[i], rc, page.res.first_error);
+            CHECK(0);
+        }
+        for (size_t f = 0; f < page.n_families; f++)
+            CHECK(page.families[f].typed);
+        free(resp);
+    }
+    globfree(&g);
+    mm_prom_page_free(&page);
+}
+
 static void sniff_tells_formats_apart(void)
 {
     size_t n;
@@ -553,6 +580,7 @@ int main(void)
 {
     TEST(teleproxy_metrics_captures);
     TEST(mtprotoproxy_captures);
+    TEST(every_peer_page_parses_cleanly);
     TEST(sniff_tells_formats_apart);
     TEST(label_escapes_and_shapes);
     TEST(malformed_lines_are_skipped);

@@ -88,7 +88,9 @@ static int private_copy(int fd, off_t size)
 static int open_db(struct mm_geoip *g, const char *path, struct mm_file_id *id, long *kind,
                    char *msg, size_t msg_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named here must not block the gather (open would
+     * wait for a writer); the type check below refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         *kind = KIND_STAT + errno;

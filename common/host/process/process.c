@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/process/process_counters.h"
 #include "host/process/process_discovery.h"
 #include "host/process/process_stats.h"
 
@@ -41,6 +42,10 @@ void mm_process_state_free(struct mm_process_state *st)
     if (st->disc) {
         mm_discovery_free(st->disc);
         free(st->disc);
+    }
+    if (st->counters) {
+        mm_group_counters_free(st->counters);
+        free(st->counters);
     }
     free(st->buf);
     free(st->pids);
@@ -76,6 +81,7 @@ int mm_process_state_init(struct mm_process_state *st, const struct mm_process_c
         st->page_size = 4096;
 
     if (cfg) {
+        st->stats_port = cfg->stats_port > 0 && cfg->stats_port <= 65535 ? cfg->stats_port : 0;
         if (copy_option(&st->pidfile, cfg->pidfile, "pidfile", log) != 0 ||
             copy_option(&st->match_name, cfg->process_match_name, "process match name", log) != 0)
             goto fail;
@@ -106,15 +112,17 @@ int mm_process_state_init(struct mm_process_state *st, const struct mm_process_c
     }
 
     st->disc = calloc(1, sizeof(*st->disc));
+    st->counters = calloc(1, sizeof(*st->counters));
     st->buf_cap = PROCESS_BUF_CAP;
     st->buf = malloc(st->buf_cap);
     st->pids_cap = 1 + MM_PROCESS_MAX_WORKERS;
     st->pids = malloc(st->pids_cap * sizeof(*st->pids));
-    if (!st->disc || !st->buf || !st->pids) {
+    if (!st->disc || !st->counters || !st->buf || !st->pids) {
         mm_log(log, MM_LOG_ERROR, "process discovery: out of memory");
         goto fail;
     }
     mm_discovery_init(st->disc);
+    mm_group_counters_init(st->counters);
     return 0;
 
 fail:
@@ -284,15 +292,15 @@ static void emit_none(struct mm_process_state *st, struct mm_snapshot *out,
 
 /* Counts a restart when the master differs from the one seen last. */
 static void track_restart(struct mm_process_state *st, const struct mm_procfs_stat *m,
-                          size_t n_workers, const struct mm_logger *log)
+                          size_t n_workers, const char *how, const struct mm_logger *log)
 {
     if (!st->have_prev) {
         mm_log(log, MM_LOG_INFO, "MTProxy master is pid %d (found by %s), %zu worker(s)", m->pid,
-               mm_process_source_name(st->source), n_workers);
+               how, n_workers);
     } else if (st->prev_pid != m->pid || st->prev_start_ticks != m->starttime) {
         st->restarts++;
         mm_log(log, MM_LOG_INFO, "MTProxy restarted: master pid %d is now pid %d (found by %s), %zu worker(s)",
-               st->prev_pid, m->pid, mm_process_source_name(st->source), n_workers);
+               st->prev_pid, m->pid, how, n_workers);
     }
     st->have_prev = 1;
     st->prev_pid = m->pid;
@@ -328,9 +336,22 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     unsigned flags = !st->fd_count_readdir && on_procfs(rootfd) ? MM_PROC_FD_SIZE : 0;
 
     struct mm_proc_match match = {st->match_name, st->have_match_re ? &st->match_re : NULL};
+    struct mm_discovery_input in = {
+        .match = &match,
+        .match_configured = st->match_name != NULL || st->have_match_re,
+        .pid_hint = pid_hint,
+        .pidfile = st->pidfile,
+        .stats_port = st->stats_port,
+        .self = (int)getpid(),
+        .now_ticks = (uint64_t)(tb.since_boot * (double)st->clk_tck),
+    };
     struct mm_discovery_result res;
-    mm_discover(st->disc, proc, &match, pid_hint, st->pidfile, (int)getpid(), st->buf, st->buf_cap,
-                &res);
+    mm_discover(st->disc, proc, &in, st->buf, st->buf_cap, &res);
+    if (res.lost)
+        mm_log(log, MM_LOG_WARNING,
+               "MTProxy master pid %d is gone; its processes count as 0 until the stats page, the "
+               "pidfile or a process with its command line shows the next master",
+               res.lost_pid);
 
     struct mm_proc_sample s;
     int rc = res.master ? mm_proc_sample_read(rootfd, res.master, flags, st->buf, st->buf_cap, &s)
@@ -352,13 +373,6 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     }
     mm_latch_ok(&st->none_latch, log, "MTProxy process discovery");
 
-    if (res.candidates > 1)
-        mm_latch_fail(&st->ambiguous_latch, log, MM_LOG_WARNING,
-                      "process discovery: %zu unrelated processes pass the process match; using the "
-                      "oldest, pid %d (set a pidfile or a narrower match)",
-                      res.candidates, res.master);
-    else
-        mm_latch_ok(&st->ambiguous_latch, log, "ambiguous process match");
     if (res.workers_dropped)
         mm_latch_fail(&st->workers_latch, log, MM_LOG_WARNING,
                       "process discovery: master pid %d has more than %d children; only %d are counted",
@@ -370,7 +384,7 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     st->master_pid = res.master;
     st->master_start_time =
         (int64_t)floor(tb.boot_epoch + (double)s.stat.starttime / (double)st->clk_tck);
-    track_restart(st, &s.stat, res.n_workers, log);
+    track_restart(st, &s.stat, res.n_workers, res.how, log);
 
     struct mm_proc_totals master, workers, all;
     mm_proc_totals_init(&master);
@@ -378,17 +392,20 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     mm_proc_totals_init(&all);
     mm_proc_totals_add(&master, &s);
     mm_proc_totals_add(&all, &s);
+    mm_group_counters_begin(st->counters, 1 + res.n_workers);
+    mm_group_counters_add(st->counters, &s, 0);
     st->pids[st->n_pids++] = res.master;
     int fd_err = s.fd_err, fd_pid = res.master, io_err = s.io_err, io_pid = res.master;
 
     for (size_t i = 0; i < res.n_workers && st->n_pids < st->pids_cap; i++) {
         int pid = res.workers[i];
         if (mm_proc_sample_read(rootfd, pid, flags, st->buf, st->buf_cap, &s) != 0)
-            continue; /* exited since the scan: not an error */
+            continue; /* exited since it was listed: not an error */
         if (s.stat.ppid != res.master)
             continue; /* the pid was recycled meanwhile */
         mm_proc_totals_add(&workers, &s);
         mm_proc_totals_add(&all, &s);
+        mm_group_counters_add(st->counters, &s, 1);
         st->pids[st->n_pids++] = pid;
         if (s.fd_err && !fd_err) {
             fd_err = s.fd_err;
@@ -400,6 +417,9 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
         }
     }
     closedir(proc);
+    mm_group_counters_end(st->counters);
+    mm_group_counters_apply(st->counters, MM_COUNTER_ROLE_WORKERS, &workers);
+    mm_group_counters_apply(st->counters, MM_COUNTER_ROLE_ALL, &all);
 
     warn_unreadable(st, fd_err, fd_pid, io_err, io_pid, log);
     emit_all_roles(st, out, &master, &workers, &all, &tb, log);
@@ -433,7 +453,8 @@ const char *mm_process_source_name(enum mm_process_source source)
     switch (source) {
     case MM_PROCESS_SOURCE_HINT: return "the stats page's pid";
     case MM_PROCESS_SOURCE_PIDFILE: return "the pidfile";
-    case MM_PROCESS_SOURCE_MATCH: return "the process match";
+    case MM_PROCESS_SOURCE_MATCH: return "a scan of /proc";
+    case MM_PROCESS_SOURCE_LAST_SEEN: return "the master seen last";
     case MM_PROCESS_SOURCE_NONE: break;
     }
     return "nothing";
@@ -442,4 +463,13 @@ const char *mm_process_source_name(enum mm_process_source source)
 int64_t mm_process_restarts(const struct mm_process_state *st)
 {
     return st->restarts;
+}
+
+int mm_process_master_cmdline(const struct mm_process_state *st, struct mm_proxy_cmdline *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!st->disc || !st->master_pid || st->disc->id.pid != st->master_pid)
+        return -1;
+    *out = st->disc->id.ports;
+    return 0;
 }

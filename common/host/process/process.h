@@ -24,6 +24,9 @@ struct mm_process_config {
     char *process_match_name;  /* exact /proc/PID/comm, at most 15 characters */
     char *process_match_regex; /* POSIX ERE on the command line joined by spaces;
                                   with a name too, both must match */
+    int stats_port;            /* the stats URL's port (set by the instance, not an
+                                  option): a proxy serving its stats elsewhere is
+                                  another proxy; 0: unknown */
 };
 
 void mm_process_config_free(struct mm_process_config *cfg);
@@ -33,10 +36,12 @@ enum mm_process_source {
     MM_PROCESS_SOURCE_NONE,    /* not found */
     MM_PROCESS_SOURCE_HINT,    /* the pid key of the /stats page */
     MM_PROCESS_SOURCE_PIDFILE,
-    MM_PROCESS_SOURCE_MATCH,
+    MM_PROCESS_SOURCE_MATCH,   /* a scan of /proc (first master, or a successor) */
+    MM_PROCESS_SOURCE_LAST_SEEN, /* the master of the previous gather, re-checked */
 };
 
 struct mm_discovery;
+struct mm_group_counters;
 
 /* Public so an instance can embed it; fields are private to process.c
  * except the two test knobs. */
@@ -45,12 +50,14 @@ struct mm_process_state {
     char *match_name;
     regex_t match_re;
     int have_match_re;
+    int stats_port;
 
     /* Test knobs, may be changed after init. */
     const char *proc_root; /* "/proc"; a copy of a /proc tree for fixture tests */
     int fd_count_readdir;  /* 1: list /proc/PID/fd even where its st_size gives the count */
 
     struct mm_discovery *disc;
+    struct mm_group_counters *counters;
     char *buf; /* scratch for /proc file contents */
     size_t buf_cap;
     long clk_tck, page_size;
@@ -72,7 +79,7 @@ struct mm_process_state {
     /* Logging: one warning per state for unreadable fd / io, latches for
      * conditions that may last many gathers. */
     int warned_fd, warned_io;
-    struct mm_error_latch none_latch, ambiguous_latch, workers_latch, emit_latch;
+    struct mm_error_latch none_latch, workers_latch, emit_latch;
 };
 
 /* Copies the config (cfg may be NULL), compiles the regex. Returns 0, or -1
@@ -98,6 +105,13 @@ int mm_process_master_pid(const struct mm_process_state *st);
 int64_t mm_process_master_start_time(const struct mm_process_state *st);
 enum mm_process_source mm_process_source(const struct mm_process_state *st);
 const char *mm_process_source_name(enum mm_process_source source);
+
+struct mm_proxy_cmdline;
+/* What the command line of the last master found names (client ports,
+ * stats port); 0 when a master is known, -1 when none. For the sockets
+ * part: readable by any user, unlike /proc/PID/fd of a proxy that dropped
+ * its privileges. */
+int mm_process_master_cmdline(const struct mm_process_state *st, struct mm_proxy_cmdline *out);
 
 /* Master restarts seen since the state was created. */
 int64_t mm_process_restarts(const struct mm_process_state *st);

@@ -1,12 +1,26 @@
 /* process_discovery.h — which processes are the proxy: master and workers.
  *
- * The master comes from, in order: the PID the /stats page reported (if it
- * still is a plausible proxy process), a PidFile, or a process match (exact
- * comm, or a POSIX ERE on the command line joined by spaces, like collectd's
- * ProcessMatch) whose parent is not itself a match. Workers are the
- * processes whose parent is the master. One readdir of /proc per call, and
- * only /proc/PID/stat per process (plus cmdline when matching a regex).
- * Internal to the core: the public API is process.h. */
+ * The proxy's identity is kept between gathers and never handed to an
+ * unrelated process. The master is, in order:
+ *   1. the PID the stats page reported, if it is a live process named like
+ *      the proxy (or passing the configured match);
+ *   2. the master seen last, re-checked by PID and start time (steady state:
+ *      no scan of /proc);
+ *   3. the PidFile's PID (never 1), if it passes the match; with a PidFile
+ *      nothing else is tried;
+ *   4. a scan of /proc for top-level processes passing the match (comm, or a
+ *      regex on the command line). Once a master was seen, only a process
+ *      with the same identity (same command line, or same name and stats
+ *      port) that started after the old master was last seen alive can
+ *      follow it: orphaned workers and decoys never do. Before any master
+ *      was seen, a process whose command line names another stats port than
+ *      the URL's is not this instance's proxy, and with the default match
+ *      (comm mtproto-proxy) it must name the URL's port. Several candidates
+ *      and nothing to choose between them: none is taken.
+ * Workers are the master's children, from /proc/PID/task/TID/children: the
+ * main thread every gather, every thread when the master is new and every
+ * MM_CHILDREN_FULL_EVERY gathers (a child forked by another thread). Internal
+ * to the core: the public API is process.h. */
 #ifndef MM_PROCESS_DISCOVERY_H
 #define MM_PROCESS_DISCOVERY_H
 
@@ -16,6 +30,8 @@
 #include <stdint.h>
 
 #include "host/process/process.h"
+#include "host/process/proxy_cmdline.h"
+#include "host/procfs.h"
 
 /* What MTProxy calls its processes (master, workers and threads). */
 #define MM_PROXY_COMM "mtproto-proxy"
@@ -23,42 +39,73 @@
 #define MM_PROCESS_MAX_WORKERS 4096
 /* Command lines longer than this are matched on their start only. */
 #define MM_CMDLINE_MAX 4096
+/* Every this many gathers, every thread's children are listed. */
+#define MM_CHILDREN_FULL_EVERY 16
 
 struct mm_proc_match {
     const char *name;  /* exact /proc/PID/comm, or NULL */
     const regex_t *re; /* ERE on the command line, or NULL; both set: both must match */
 };
 
-/* Buffers reused between calls (owned by the process state). */
+/* The master seen last: what a successor must share with it. */
+struct mm_identity {
+    int pid;               /* 0: no master seen yet */
+    uint64_t start;        /* clock ticks after boot */
+    uint64_t alive_at;     /* ticks after boot of the last gather that saw it */
+    char comm[MM_PROCFS_COMM_MAX];
+    char cmdline[MM_CMDLINE_MAX]; /* raw, NUL-separated */
+    size_t cmdline_len;
+    struct mm_proxy_cmdline ports; /* what its command line names */
+    int gone;              /* it exited; a successor is looked for */
+};
+
+/* State kept between calls (owned by the process state). */
 struct mm_discovery {
-    struct mm_disc_proc *procs; /* every process: pid, ppid (match mode only) */
-    size_t n_procs, procs_cap;
     struct mm_disc_match *matches;
     size_t n_matches, matches_cap;
     int *workers;
     size_t n_workers, workers_cap;
+    int *known;             /* the workers of the master seen last */
+    size_t n_known, known_cap;
+    struct mm_identity id;
+    unsigned gathers;       /* since the master was found: paces full children listings */
+    int no_children_file;   /* kernel without CONFIG_PROC_CHILDREN: workers by scan */
 };
 
 struct mm_discovery_result {
     int master;                     /* 0: none found */
     enum mm_process_source source;
+    char how[256];                  /* how it was found, for the log */
     const int *workers;             /* points into struct mm_discovery */
     size_t n_workers;
     size_t workers_dropped;         /* beyond MM_PROCESS_MAX_WORKERS */
-    size_t candidates;              /* match mode: top-level matches seen */
+    size_t candidates;              /* scan: candidates seen (> 1: ambiguous) */
+    int by_stats_port;              /* scan: the command line named the URL's stats port */
+    int lost;                       /* the master seen last exited in this gather */
+    int lost_pid;
     int out_of_memory;
+    int scanned;                    /* /proc was scanned */
     char why[400];                  /* what was tried, for the log */
 };
 
 void mm_discovery_init(struct mm_discovery *d);
 void mm_discovery_free(struct mm_discovery *d);
 
-/* proc: an open directory stream on the /proc root (rewound here).
- * buf: scratch space of at least MM_CMDLINE_MAX bytes. self: a PID never to
- * match (the agent itself, whose command line may contain the regex). */
-void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_proc_match *m, int64_t pid_hint,
-                 const char *pidfile, int self, char *buf, size_t cap,
-                 struct mm_discovery_result *res);
+/* What discovery is told about this instance. */
+struct mm_discovery_input {
+    const struct mm_proc_match *match;
+    int match_configured;   /* a name or regex was configured (else the default) */
+    int64_t pid_hint;       /* the stats page's pid, 0 */
+    const char *pidfile;    /* NULL: none */
+    int stats_port;         /* the URL's port, 0 unknown */
+    int self;               /* the agent's pid: never the proxy */
+    uint64_t now_ticks;     /* CLOCK_BOOTTIME in clock ticks */
+};
+
+/* proc: an open directory stream on the /proc root (rewound when scanned).
+ * buf: scratch space of at least MM_CMDLINE_MAX bytes. */
+void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_discovery_input *in, char *buf,
+                 size_t cap, struct mm_discovery_result *res);
 
 /* Whether a process (its stat already read) passes the match; reads
  * cmdline below rootfd when a regex is set. Exposed for the tests. */

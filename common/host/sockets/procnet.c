@@ -6,6 +6,7 @@
  * raw 32-bit words printed as host integers, so copying each parsed word's
  * bytes back gives network order on any endianness. */
 #include "host/sockets/procnet.h"
+#include "host/procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,9 +113,9 @@ int mm_procnet_read(const char *path, int family, char *buf, size_t buf_len,
                     const struct mm_sockdiag_query *q, mm_sock_fn fn, void *ctx, long *count,
                     int *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mm_open_regular_at(AT_FDCWD, path);
     if (fd < 0) {
-        *err = errno;
+        *err = -fd;
         return -1;
     }
     size_t fill = 0; /* bytes of an unfinished line carried to the front */

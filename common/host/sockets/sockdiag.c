@@ -17,6 +17,7 @@
  *                kernel refuses the legacy request. */
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/procnet.h"
+#include "host/procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -382,7 +383,7 @@ static int nl_walk(struct mm_sockdiag *d, const struct mm_sockdiag_query *q, int
 static int tcp6_in_use(void)
 {
     char buf[512];
-    int fd = open("/proc/net/sockstat6", O_RDONLY | O_CLOEXEC);
+    int fd = mm_open_regular_at(AT_FDCWD, "/proc/net/sockstat6");
     if (fd < 0)
         return 0; /* IPv6 disabled */
     ssize_t n = read(fd, buf, sizeof(buf) - 1);
