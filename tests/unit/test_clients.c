@@ -240,7 +240,7 @@ static void gather(struct mm_clients *c, unsigned first, unsigned n, const struc
         struct mm_ip ip = ip4(10, (i >> 16) & 255, (i >> 8) & 255, i & 255);
         mm_clients_peer(c, &ip, i % 2 ? "DE" : "FR");
     }
-    mm_clients_end(c, log);
+    mm_clients_end(c, n, log);
 }
 
 static int64_t metric(struct mm_clients *c, const char *name, const char *le, const char *country)

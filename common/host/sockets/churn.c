@@ -1,11 +1,14 @@
 /* churn.c — opened connections and lifetimes from socket cookies (see churn.h).
- * Linear probing on 8-byte slots; closed keys become "deleted" slots, and the
- * table is rebuilt (sized from the live count) when deleted and live slots
- * fill 70% of it. */
+ * Linear probing on 8-byte slots from the mixed key scaled to the table size;
+ * closed keys become "deleted" slots, and the table is rebuilt (sized from the
+ * live count) when deleted and live slots fill 3/4 of it. A rebuild walks the
+ * old table in order and fills the new one in order, giving the old pages
+ * back as they drain (big_array.h): never two full tables. */
 #include "host/sockets/churn.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "core/big_array.h"
 
 #define MIN_CAP 1024u
 #define MARK 0x80000000u
@@ -22,17 +25,24 @@ static size_t home(uint32_t key, size_t cap)
     return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
+/* room for n connections at a load of about 0.69 */
+static size_t cap_for(size_t n)
+{
+    size_t c = n + n / 2 - n / 16;
+    return c < MIN_CAP ? MIN_CAP : c;
+}
+
 int mm_churn_init(struct mm_churn *c)
 {
     memset(c, 0, sizeof(*c));
     c->cap = MIN_CAP;
-    c->slots = calloc(c->cap, sizeof(*c->slots));
+    c->slots = mm_big_alloc(c->cap, sizeof(*c->slots));
     return c->slots ? 0 : -1;
 }
 
 void mm_churn_free(struct mm_churn *c)
 {
-    free(c->slots);
+    mm_big_free(c->slots, c->cap, sizeof(*c->slots));
     c->slots = NULL;
     c->cap = c->used = c->deleted = 0;
 }
@@ -50,18 +60,24 @@ void mm_churn_begin(struct mm_churn *c, int64_t now_ms)
 /* Moves the live slots into a fresh table of new_cap slots. */
 static int rebuild(struct mm_churn *c, size_t new_cap)
 {
-    struct mm_churn_slot *slots = calloc(new_cap, sizeof(*slots));
+    struct mm_churn_slot *slots = mm_big_alloc(new_cap, sizeof(*slots));
     if (!slots)
         return -1;
+    size_t released = 0;
     for (size_t i = 0; i < c->cap; i++) {
-        if (c->slots[i].stamp <= DELETED)
-            continue;
-        size_t j = home(c->slots[i].key, new_cap);
-        while (slots[j].stamp != EMPTY)
-            j = j + 1 == new_cap ? 0 : j + 1;
-        slots[j] = c->slots[i];
+        if (c->slots[i].stamp > DELETED) {
+            size_t j = home(c->slots[i].key, new_cap);
+            while (slots[j].stamp != EMPTY)
+                j = j + 1 == new_cap ? 0 : j + 1;
+            slots[j] = c->slots[i];
+        }
+        size_t done = (i + 1) * sizeof(*slots);
+        if (done - released >= 64 * 1024) {
+            mm_big_release(c->slots, released, done);
+            released = done;
+        }
     }
-    free(c->slots);
+    mm_big_free(c->slots, c->cap, sizeof(*c->slots));
     c->slots = slots;
     c->cap = new_cap;
     c->deleted = 0;
@@ -86,9 +102,10 @@ int mm_churn_see(struct mm_churn *c, uint64_t cookie, uint32_t inode)
             return 0;
         }
     }
-    if ((c->used + c->deleted + 1) * 10 > c->cap * 7) {
-        size_t want = (c->used + 1) * 2 + (c->used + 1) / 4;
-        if (rebuild(c, want < MIN_CAP ? MIN_CAP : want) < 0)
+    if ((c->used + c->deleted + 1) * 4 > c->cap * 3) {
+        /* grow by half; only drop the deleted slots when they are many */
+        size_t want = c->deleted > c->used / 2 ? cap_for(c->used + 1) : c->cap + c->cap / 2;
+        if (rebuild(c, want) < 0)
             return -1;
         return mm_churn_see(c, cookie, inode);
     }
@@ -125,10 +142,16 @@ void mm_churn_end(struct mm_churn *c)
         c->deleted++;
     }
     /* give memory back after a spike, drop the deleted slots */
-    size_t want = (c->used + 1) * 2 + (c->used + 1) / 4;
-    if ((c->cap > MIN_CAP && c->cap >= 4 * want) || (c->used + c->deleted) * 10 > c->cap * 6)
-        rebuild(c, want < MIN_CAP ? MIN_CAP : want);
+    size_t want = cap_for(c->used);
+    if ((c->cap > MIN_CAP && c->cap >= 4 * want) || (c->used + c->deleted) * 3 > c->cap * 2)
+        rebuild(c, want);
     c->primed = 1;
+}
+
+void mm_churn_reserve(struct mm_churn *c, size_t n)
+{
+    if (c->slots && cap_for(n) > c->cap)
+        rebuild(c, cap_for(n));
 }
 
 uint64_t mm_churn_cumulative(const struct mm_churn *c, int i)

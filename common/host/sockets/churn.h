@@ -47,6 +47,8 @@ void mm_churn_begin(struct mm_churn *c, int64_t now_ms);
 int mm_churn_see(struct mm_churn *c, uint64_t cookie, uint32_t inode);
 /* The gather ends: sockets not seen are closed. */
 void mm_churn_end(struct mm_churn *c);
+/* Makes room for n connections now (a count remembered from an earlier run). */
+void mm_churn_reserve(struct mm_churn *c, size_t n);
 /* Cumulative count of closed connections with lifetime <= bound i. */
 uint64_t mm_churn_cumulative(const struct mm_churn *c, int i);
 uint64_t mm_churn_count(const struct mm_churn *c);

@@ -2,7 +2,8 @@
  *
  * State payload, little-endian: "CLI1", u64 connections opened, u64 closed
  * connections per lifetime bucket (MM_CHURN_BUCKETS), the lifetime sum as
- * an IEEE double's bits, then the windows (mm_dw_save) to the end. Socket
+ * an IEEE double's bits, u64 addresses and u64 sockets of the last gather
+ * (table sizes for the next run), then the windows (mm_dw_save) to the end. Socket
  * cookies are not kept: after a restart the first gather only learns what
  * is open. */
 #include "host/sockets/clients.h"
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "host/geo/countries.h"
+#include "host/sockets/ipcount.h"
 
 #define TAG "CLI1"
 #define HEAD_BYTES MM_CLIENTS_HEAD_BYTES
@@ -74,6 +76,10 @@ size_t mm_clients_save_payload(const struct mm_clients *c, unsigned char *buf)
     memcpy(&bits, &c->churn.lifetime_sum, 8);
     put64(p, bits);
     p += 8;
+    put64(p, c->last_ips);
+    p += 8;
+    put64(p, c->last_sockets);
+    p += 8;
     p += mm_dw_save(&c->dw, p);
     return (size_t)(p - buf);
 }
@@ -103,6 +109,7 @@ int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size
     for (int b = 0; b < MM_CHURN_BUCKETS; b++, p += 8)
         closed[b] = get64(p);
     bits = get64(p);
+    uint64_t last_ips = get64(p + 8), last_sockets = get64(p + 16);
     double sum;
     memcpy(&sum, &bits, 8);
     if (!(sum >= 0 && sum < 1e300)) {
@@ -117,7 +124,18 @@ int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size
     c->churn.opened = opened;
     memcpy(c->churn.closed, closed, sizeof(closed));
     c->churn.lifetime_sum = sum;
+    /* only a size hint: bounded so a bad file cannot ask for much */
+    c->last_ips = last_ips < MM_IPCOUNT_DEFAULT_MAX ? last_ips : MM_IPCOUNT_DEFAULT_MAX;
+    c->last_sockets = last_sockets < 4 * MM_IPCOUNT_DEFAULT_MAX ? last_sockets : 4 * MM_IPCOUNT_DEFAULT_MAX;
     return 0;
+}
+
+long mm_clients_save_now(struct mm_clients *c, const struct mm_logger *log)
+{
+    if (!c->file.path || c->file.disabled)
+        return -1;
+    save(c, log);
+    return c->file.disabled || !c->buf ? -1 : (long)mm_clients_save_payload(c, c->buf);
 }
 
 static void load(struct mm_clients *c, const struct mm_logger *log)
@@ -136,8 +154,10 @@ static void load(struct mm_clients *c, const struct mm_logger *log)
         if (mm_clients_load_payload(c, buf, (size_t)len, err, sizeof(err)) < 0)
             mm_log(log, MM_LOG_WARNING, "state file %s: %s; windows and churn start fresh",
                    c->file.path, err);
-        else
+        else {
             mm_log(log, MM_LOG_INFO, "state file %s: windows and churn restored", c->file.path);
+            mm_churn_reserve(&c->churn, (size_t)c->last_sockets);
+        }
     }
     free(buf);
 }
@@ -151,6 +171,8 @@ void mm_clients_free(struct mm_clients *c)
     mm_churn_free(&c->churn);
     free(c->buf);
     c->buf = NULL;
+    free(c->shown_countries);
+    c->shown_countries = NULL;
 }
 
 void mm_clients_begin(struct mm_clients *c, const struct mm_logger *log)
@@ -178,9 +200,16 @@ void mm_clients_peer(struct mm_clients *c, const struct mm_ip *ip, const char *c
               country ? mm_country_pack(country) : 0);
 }
 
-void mm_clients_end(struct mm_clients *c, const struct mm_logger *log)
+int mm_clients_new_minute(const struct mm_clients *c)
+{
+    return c->new_minute;
+}
+
+void mm_clients_end(struct mm_clients *c, size_t ips, const struct mm_logger *log)
 {
     mm_churn_end(&c->churn);
+    c->last_ips = ips;
+    c->last_sockets = c->churn.used;
     /* once per minute: the windows only change per minute */
     if (c->saved_minute != c->now)
         save(c, log);
@@ -188,7 +217,7 @@ void mm_clients_end(struct mm_clients *c, const struct mm_logger *log)
 
 /* ---- metrics ---- */
 
-struct country_rank {
+struct mm_clients_countries {
     struct mm_country items[MM_COUNTRIES_MAX];
     size_t n;
     uint64_t other;
@@ -196,7 +225,7 @@ struct country_rank {
 
 static void on_country(void *ctx, uint32_t cc, uint64_t count)
 {
-    struct country_rank *r = ctx;
+    struct mm_clients_countries *r = ctx;
     if (r->n == MM_COUNTRIES_MAX) {
         r->other += count;
         return;
@@ -227,12 +256,16 @@ static int add(struct mm_snapshot *out, enum mm_group g, enum mm_kind kind, cons
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries)
 {
     int rc = 0;
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_1h",
-              mm_dw_count(&c->dw, c->now, MM_DW_HOUR), NULL, NULL);
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_24h",
-              mm_dw_count(&c->dw, c->now, MM_DW_DAY), NULL, NULL);
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_7d",
-              mm_dw_count(&c->dw, c->now, MM_DW_WEEK), NULL, NULL);
+    /* the windows change only with adds or a new minute: count once then */
+    int fresh = c->shown_version != c->dw.version || c->shown_now != c->now;
+    if (fresh) {
+        c->shown[0] = mm_dw_count(&c->dw, c->now, MM_DW_HOUR);
+        c->shown[1] = mm_dw_count(&c->dw, c->now, MM_DW_DAY);
+        c->shown[2] = mm_dw_count(&c->dw, c->now, MM_DW_WEEK);
+    }
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_1h", c->shown[0], NULL, NULL);
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_24h", c->shown[1], NULL, NULL);
+    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_7d", c->shown[2], NULL, NULL);
     rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "connections_opened", c->churn.opened, NULL,
               NULL);
     for (int b = 0; b < MM_CHURN_BUCKETS; b++)
@@ -245,24 +278,31 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
               mm_churn_count(&c->churn), NULL, NULL);
 
     if (max_countries > 0) {
-        struct country_rank *r = malloc(sizeof(*r));
-        if (!r)
-            return -1;
-        r->n = 0;
-        r->other = 0;
-        mm_dw_countries(&c->dw, c->now, MM_DW_DAY, on_country, r);
-        qsort(r->items, r->n, sizeof(r->items[0]), by_count);
+        struct mm_clients_countries *r = c->shown_countries;
+        if (!r) {
+            if (!(r = c->shown_countries = malloc(sizeof(*r))))
+                return -1;
+            fresh = 1;
+        }
+        if (fresh) {
+            r->n = 0;
+            r->other = 0;
+            mm_dw_countries(&c->dw, c->now, MM_DW_DAY, on_country, r);
+            qsort(r->items, r->n, sizeof(r->items[0]), by_count);
+        }
+        uint64_t other = r->other;
         for (size_t i = 0; i < r->n; i++) {
             if (i < max_countries)
                 rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h",
                           r->items[i].unique_ips, "country", r->items[i].code);
             else
-                r->other += r->items[i].unique_ips;
+                other += r->items[i].unique_ips;
         }
-        if (r->other > 0)
-            rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h", r->other, "country",
+        if (other > 0)
+            rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h", other, "country",
                       "other");
-        free(r);
     }
+    c->shown_version = c->dw.version;
+    c->shown_now = c->now;
     return rc ? -1 : 0;
 }

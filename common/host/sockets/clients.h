@@ -41,6 +41,14 @@ struct mm_clients {
     int64_t (*clock_ms)(int monotonic); /* tests may replace it; NULL: the system's */
     struct mm_logger log; /* for the last write at free */
     int have_log;
+    /* the figures of the last emit, reused while the windows did not change */
+    uint64_t shown_version;
+    uint32_t shown_now;
+    uint64_t shown[3];
+    struct mm_clients_countries *shown_countries; /* NULL until countries are emitted */
+    /* distinct client addresses and live client sockets of the last gather:
+     * kept in the state file, so the next run sizes its tables at once */
+    uint64_t last_ips, last_sockets;
 };
 
 int mm_clients_init(struct mm_clients *c);
@@ -56,14 +64,20 @@ void mm_clients_begin(struct mm_clients *c, const struct mm_logger *log);
 void mm_clients_socket(struct mm_clients *c, uint64_t cookie, uint32_t inode);
 /* One counted client address; country NULL when countries are off. */
 void mm_clients_peer(struct mm_clients *c, const struct mm_ip *ip, const char *country);
-void mm_clients_end(struct mm_clients *c, const struct mm_logger *log);
+/* ips: distinct client addresses counted in this gather. */
+void mm_clients_end(struct mm_clients *c, size_t ips, const struct mm_logger *log);
+/* Whether this gather is the first of a new minute (every address is then
+ * added to the windows again, not only the fresh ones). */
+int mm_clients_new_minute(const struct mm_clients *c);
+/* Writes the state file now (the benchmark times it); its size, or -1. */
+long mm_clients_save_now(struct mm_clients *c, const struct mm_logger *log);
 /* Appends the metrics above; returns -1 when some could not be added. */
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries);
 
 /* The state file's payload (pure: tests and the fuzz target use them).
  * save writes at most MM_CLIENTS_PAYLOAD_MAX bytes; load replaces the
  * windows and counters, or leaves c as it was and returns -1 with why. */
-#define MM_CLIENTS_HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8)
+#define MM_CLIENTS_HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8 + 8 + 8)
 #define MM_CLIENTS_PAYLOAD_MAX (MM_CLIENTS_HEAD_BYTES + MM_DW_MAX_BYTES)
 size_t mm_clients_save_payload(const struct mm_clients *c, unsigned char *buf);
 int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size_t len, char *err,

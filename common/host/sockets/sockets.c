@@ -96,6 +96,7 @@ int mm_sockets_state_init(struct mm_sockets_state *st)
         return -1;
     }
     mm_countries_clear(&st->countries);
+    mm_country_cache_init(&st->country_ids);
     return 0;
 }
 
@@ -198,21 +199,28 @@ static void emit_country(struct emitter *e, const struct mm_country *c)
 }
 
 struct country_visit {
-    const struct mm_geoip *geoip; /* NULL: countries off */
+    struct mm_geoip *geoip; /* NULL: countries off */
+    struct mm_country_cache *ids;
     struct mm_countries *countries;
     struct mm_clients *clients;
+    int all_to_windows; /* a new minute: every address, not only fresh ones */
 };
 
-/* Once per distinct client IP: one database lookup, not one per connection. */
-static void visit_peer(void *ctx, const struct mm_ip *ip, uint32_t connections)
+/* Once per distinct client IP, and the work per address once while it keeps
+ * coming back: its country is cached in the map, and it goes into the
+ * windows when fresh (or once a minute). */
+static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
 {
     struct country_visit *v = ctx;
-    char code[MM_COUNTRY_CODE_MAX];
+    const char *code = NULL;
     if (v->geoip) {
-        mm_geoip_country(v->geoip, ip, code, sizeof(code));
-        mm_countries_add(v->countries, code, connections);
+        unsigned id = peer->cache;
+        code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
+        peer->cache = id;
+        mm_countries_add(v->countries, code, peer->count);
     }
-    mm_clients_peer(v->clients, ip, v->geoip ? code : NULL);
+    if (peer->fresh || v->all_to_windows)
+        mm_clients_peer(v->clients, &peer->ip, code);
 }
 
 /* The dump's callback: counting, and churn for the live client sockets. */
@@ -252,8 +260,13 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
     q.remote_port = upstream;
     q.want_info = 1;
     mm_socket_stats_begin(&st->stats, ports, n_ports, upstream);
-    if (n_ports > 0)
+    if (n_ports > 0) {
         mm_clients_begin(&st->clients, log);
+        if (!st->sized) { /* the last run's size, from the state file */
+            mm_ipcount_reserve(&st->stats.side[MM_SIDE_CLIENT].peers, st->clients.last_ips);
+            st->sized = 1;
+        }
+    }
     struct dump_visit dv = {&st->stats, &st->clients};
     int with_info = 0;
     if (mm_sockdiag_dump(&st->diag, &q, n_ports > 0 ? visit_socket : mm_socket_stats_add,
@@ -265,11 +278,14 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         struct mm_peer_filter filter = {cfg->include_local, cfg->ignore, cfg->n_ignore};
         int countries = cfg->max_countries > 0 &&
                         mm_geoip_refresh(&st->geoip, cfg->geoip_path, log);
-        struct country_visit v = {countries ? &st->geoip : NULL, &st->countries, &st->clients};
+        if (countries && mm_country_cache_sync(&st->country_ids, &st->geoip))
+            mm_ipcount_forget_cache(&st->stats.side[MM_SIDE_CLIENT].peers); /* another database */
+        struct country_visit v = {countries ? &st->geoip : NULL, &st->country_ids, &st->countries,
+                                  &st->clients, mm_clients_new_minute(&st->clients)};
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
                                cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);
-        mm_clients_end(&st->clients, log);
+        mm_clients_end(&st->clients, st->stats.side[MM_SIDE_CLIENT].peers.used, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
         if (countries) {
             struct mm_country other;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "host/geo/countries.h"
+#include "host/geo/country_cache.h"
 #include "host/geo/geoip.h"
 #include "core/log.h"
 #include "core/metric.h"
@@ -69,6 +70,8 @@ struct mm_sockets_state {
     struct mm_geoip geoip;
     struct mm_countries countries;
     struct mm_clients clients; /* windows, churn, state file (clients.h) */
+    struct mm_country_cache country_ids; /* countries of the map's addresses */
+    int sized; /* the client map was sized from the state file */
     /* client ports found from the PIDs, cached per PID set */
     uint64_t pids_key;
     uint16_t found_ports[MM_SOCKETS_MAX_CLIENT_PORTS];
