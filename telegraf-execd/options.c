@@ -23,6 +23,8 @@ enum {
     OPT_ONCE,
     OPT_FORMAT,
     OPT_INTERVAL,
+    OPT_IDLE_WARNING,
+    OPT_PASSWORD_ENV,
     OPT_HELP,
     OPT_VERSION,
     OPT_CHECK,
@@ -37,6 +39,8 @@ static const struct option front_options[] = {
     { "once", no_argument, NULL, OPT_ONCE },
     { "format", required_argument, NULL, OPT_FORMAT },
     { "interval", required_argument, NULL, OPT_INTERVAL },
+    { "idle-warning", required_argument, NULL, OPT_IDLE_WARNING },
+    { "password-env", required_argument, NULL, OPT_PASSWORD_ENV },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { "check", no_argument, NULL, OPT_CHECK },
@@ -64,19 +68,13 @@ static size_t build_long_options(struct option *out)
     return n;
 }
 
-static const char *value_hint(enum mm_option_type type)
-{
-    switch (type) {
-    case MM_OPT_DURATION:
-        return " DURATION";
-    case MM_OPT_INT:
-        return " N";
-    case MM_OPT_BOOL:
-        return "[=BOOL]";
-    default:
-        return " TEXT";
-    }
-}
+/* What --help shows after a flag, per option type. */
+static const char *const value_hints[] = {
+    [MM_OPT_STRING] = " TEXT",
+    [MM_OPT_DURATION] = " DURATION",
+    [MM_OPT_BOOL] = "[=BOOL]",
+    [MM_OPT_INT] = " N",
+};
 
 /* "  --flag HINT   text", the text wrapped at 79 columns under column 31. */
 static void usage_row(FILE *out, const char *left, const char *text)
@@ -116,7 +114,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < mm_option_count(); i++) {
         const struct mm_option *opt = mm_option_at(i);
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hint(opt->type));
+        snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hints[opt->type]);
         char text[512];
         snprintf(text, sizeof(text), "%s (default: %s; collectd: %s)%s", opt->help, opt->default_text,
                  opt->collectd_name, opt->repeatable ? ", repeatable" : "");
@@ -126,6 +124,11 @@ static void usage(FILE *out)
     usage_row(out, "--once", "gather once, print, exit");
     usage_row(out, "--format FORMAT", "output: influx (line protocol), json or text (default: influx)");
     usage_row(out, "--interval DURATION", "also gather on this schedule, for signal = \"none\" (default: off)");
+    usage_row(out, "--idle-warning DURATION",
+              "without --interval: one W! line when no gather is requested in this time; 0 = never (default: 30s)");
+    usage_row(out, "--password-env NAME",
+              "HTTP basic-auth password from this environment variable (default: MTPROXY_PASSWORD when set "
+              "and --user is given without a password)");
     usage_row(out, "--check", "health check: gather once, print one status line (monitoring-plugins format), "
                               "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN");
     usage_row(out, "--warn-clients-percent PCT", "--check: WARNING above this share of the proxy's client limit "
@@ -143,6 +146,8 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
     mm_instance_config_defaults(&opts->core);
+    opts->idle_warning_s = EXECD_DEFAULT_IDLE_WARNING_S;
+    const char *password_env = NULL;
     mm_check_limits_defaults(&opts->limits);
     struct option long_options[MAX_OPTIONS];
     build_long_options(long_options);
@@ -155,7 +160,11 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             const struct mm_option *opt = mm_option_at((size_t)c);
             struct mm_option_value v = { .kind = MM_VALUE_TEXT, .text = optarg ? optarg : "true" };
             if (mm_option_apply(opt, &opts->core, &v, err, sizeof(err)) != 0) {
-                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag, err);
+                if (mm_option_is_secret(opt))
+                    fprintf(stderr, "E! mtproxy-telegraf: invalid value for --%s: %s\n", opt->flag, err);
+                else
+                    fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --%s: %s\n", v.text, opt->flag,
+                            err);
                 return 2;
             }
             continue;
@@ -187,6 +196,19 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
                         optarg);
                 return 2;
             }
+            break;
+        case OPT_IDLE_WARNING:
+            if (strcmp(optarg, "0") == 0) {
+                opts->idle_warning_s = 0;
+            } else if (mm_parse_duration(optarg, 1.0, MM_INTERVAL_MIN_S, MM_INTERVAL_MAX_S, &opts->idle_warning_s,
+                                         err, sizeof(err)) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --idle-warning: %s, or 0 for never\n",
+                        optarg, err);
+                return 2;
+            }
+            break;
+        case OPT_PASSWORD_ENV:
+            password_env = optarg;
             break;
         case OPT_INTERVAL:
             if (mm_parse_duration(optarg, 1.0, MM_INTERVAL_MIN_S, MM_INTERVAL_MAX_S, &opts->interval_s, err,
@@ -232,6 +254,23 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
     if (optind < argc) {
         fprintf(stderr, "E! mtproxy-telegraf: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
+    }
+    if (password_env) {
+        const char *secret = getenv(password_env);
+        if (!secret) {
+            fprintf(stderr, "E! mtproxy-telegraf: --password-env: the variable %s is not set\n", password_env);
+            return 2;
+        }
+        if (mm_config_set_password(&opts->core, secret, MM_PASSWORD_ENV, err, sizeof(err)) != 0) {
+            fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
+            return 2;
+        }
+    } else if (opts->core.user && !opts->core.password) {
+        const char *secret = getenv(EXECD_PASSWORD_ENV);
+        if (secret && *secret && mm_config_set_password(&opts->core, secret, MM_PASSWORD_ENV, err, sizeof(err)) != 0) {
+            fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);
+            return 2;
+        }
     }
     if (mm_check_limits_check(&opts->limits, err, sizeof(err)) != 0) {
         fprintf(stderr, "E! mtproxy-telegraf: %s\n", err);

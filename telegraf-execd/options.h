@@ -7,6 +7,10 @@
 #include "core/instance.h"
 #include "outputs/check_output.h"
 
+/* The password's environment variable when --user is given without one. */
+#define EXECD_PASSWORD_ENV "MTPROXY_PASSWORD"
+#define EXECD_DEFAULT_IDLE_WARNING_S 30.0 /* three of Telegraf's default 10 s intervals */
+
 enum execd_format { FORMAT_INFLUX, FORMAT_JSON, FORMAT_TEXT };
 
 struct execd_options {
@@ -14,6 +18,7 @@ struct execd_options {
     bool once;
     enum execd_format format;
     double interval_s; /* 0: gather only on a newline or a signal */
+    double idle_warning_s; /* without --interval: warn once if no trigger came in this time; 0 = never */
     bool check;        /* --check: one gather judged, exit with its status */
     struct mm_check_limits limits;
 };

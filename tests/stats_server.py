@@ -23,6 +23,12 @@ connection and every 50 ms; the mode in effect is echoed to <control-file>.appli
   wrong-type       the normal body with Content-Type application/octet-stream
   restart          like ok, but entering this mode simulates a proxy restart: new pid and start_time,
                    counters restart from zero (leave the mode and re-enter it to restart again)
+  silent           the connection is accepted and neither read nor answered until the server exits
+  continue         the request is read and answered with "100 Continue" every 0.1 s, forever
+  headers          "200 OK" and then one more header line every 10 ms, forever
+  worst            200, a body of exactly --cap bytes (default 1 MiB, the clients' default cap) in the
+                   most costly shape for a parser: distinct keys of 1 to 4 characters, one tiny line each
+  worst-over       the same shape, one byte more than --cap
 
 Other implementations' pages (tests/fixtures/peers/): --path answers another path than /stats ('*' for any
 path, as mtprotoproxy does) and --content-type sets the 200's Content-Type. A fixture captured with
@@ -48,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_FIXTURE = os.path.join(HERE, 'fixtures', 'stats-upstream-with-clients-M1.txt')
 
 MODES = ('ok', '404', '500', 'refuse', 'hang', 'drip', 'garbage', 'truncated', 'truncated-short',
-         'big', 'html', 'wrong-type', 'restart')
+         'big', 'html', 'wrong-type', 'restart', 'silent', 'continue', 'headers', 'worst', 'worst-over')
 
 # Counters that grow by a fixed amount per served request (roughly one scrape interval of a busy proxy).
 COUNTER_STEP = {
@@ -126,7 +132,8 @@ class Stats:
         self.static = static
         self.lock = threading.Lock()
         self.lines = []   # [key, value] pairs, bytes; order kept
-        for line in data.split(b'\n'):
+        # static: served byte-exact, never split (a generated 64 MiB body starts at once)
+        for line in ([] if static else data.split(b'\n')):
             if not line:
                 continue
             key, _, value = line.partition(b'\t')
@@ -225,6 +232,8 @@ class Server:
         self.path = args.path
         self.content_type = args.content_type or captured_type or 'text/plain'
         self.port = args.port
+        self.cap = args.cap
+        self.worst_cache = {}
         self.port_file = args.port_file
         self.control_file = args.control_file
         self.mode = None
@@ -269,6 +278,8 @@ class Server:
             self.apply_mode(word)
 
     def apply_mode(self, mode):
+        if mode == 'big':
+            self.big_body()  # built before the mode applies: a request must not wait for it
         old, self.mode = self.mode, mode
         if mode == 'restart' and old is not None and old != 'restart':
             self.stats.restart()
@@ -364,6 +375,10 @@ class Server:
                 pass
 
     def handle_requests(self, conn, peer):
+        if self.mode == 'silent':
+            self.log('%s:%d mode=silent -> accepted, not read' % (peer[0], peer[1]))
+            self.stop.wait()
+            return
         buf = b''
         conn.settimeout(REQUEST_TIMEOUT)
         while not self.stop.is_set():
@@ -378,6 +393,19 @@ class Server:
             if mode == 'hang':
                 self.log('%s:%d "%s" mode=hang -> no answer' % (peer[0], peer[1], reqline))
                 self.stop.wait()
+                return
+            if mode == 'continue':
+                self.log('%s:%d "%s" mode=continue -> 100 Continue every 0.1 s' % (peer[0], peer[1], reqline))
+                while not self.stop.wait(0.1):
+                    conn.sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
+                return
+            if mode == 'headers':
+                self.log('%s:%d "%s" mode=headers -> a header line every 10 ms' % (peer[0], peer[1], reqline))
+                conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n')
+                i = 0
+                while not self.stop.wait(0.01):
+                    conn.sendall(b'X-Filler-%d: %s\r\n' % (i, b'x' * 64))
+                    i += 1
                 return
             if mode == 'drip':
                 self.log('%s:%d "%s" mode=drip -> %d, %d bytes at 1 byte/s'
@@ -428,11 +456,32 @@ class Server:
             return 200, response(200, body[:cut], content_length=cl), False
         if mode == 'big':
             return 200, response(200, self.big_body()), False
+        if mode in ('worst', 'worst-over'):
+            return 200, response(200, self.worst_body(self.cap + (mode == 'worst-over'))), False
         if mode == 'html':
             return 200, response(200, HTML_PAGE, 'text/html'), False
         if mode == 'wrong-type':
             return 200, response(200, self.stats.body(), 'application/octet-stream'), False
         return 500, response(500, error_page(500), 'text/html'), False
+
+    def worst_body(self, size):
+        """Exactly size bytes of distinct short keys, one tiny line each: the most lines, keys and
+        metrics a body of that size can hold."""
+        if self.worst_cache.get(size) is None:
+            out = bytearray()
+            i = 0
+            while len(out) < size:
+                key, n = b'', i
+                while True:
+                    key = bytes([97 + n % 26]) + key
+                    n = n // 26 - 1
+                    if n < 0:
+                        break
+                out += key + b'\t%d\n' % (i % 10)
+                i += 1
+            del out[size:]
+            self.worst_cache[size] = bytes(out)
+        return self.worst_cache[size]
 
     def big_body(self):
         if self.big_cache is None:
@@ -510,6 +559,7 @@ def main(argv=None):
     p.add_argument('--mode', default='ok', choices=MODES, help='initial mode (default ok)')
     p.add_argument('--control-file', help='file holding the mode (one word), re-read at every connection')
     p.add_argument('--port-file', help='write the bound port here once listening')
+    p.add_argument('--cap', type=int, default=1048576, help='body size of the worst modes (default 1 MiB)')
     p.add_argument('--path', default='/stats', help="the path that answers 200 ('*' = any; default /stats)")
     p.add_argument('--content-type', help='Content-Type of a 200 (default: the capture\'s, else text/plain)')
     args = p.parse_args(argv)

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/number.h"
+#include "core/secret_file.h"
 
 /* ---- value conversions ---- */
 
@@ -91,18 +92,6 @@ static int store_string(char **dst, const struct mm_option_value *v, char *err, 
     return 0;
 }
 
-/* A file name or a pattern: empty is a mistake (an unset variable in a
- * template), never "off". */
-static int store_nonempty(char **dst, const struct mm_option_value *v, const char *what, char *err,
-                          size_t err_len)
-{
-    if (v->kind == MM_VALUE_TEXT && !*v->text) {
-        snprintf(err, err_len, "expects %s, got an empty string", what);
-        return -1;
-    }
-    return store_string(dst, v, err, err_len);
-}
-
 /* ---- setters, one per option; whole numbers and durations arrive
  * converted and range-checked by mm_option_apply ---- */
 
@@ -114,26 +103,25 @@ static int set_url(struct mm_instance_config *c, const struct mm_option_value *v
     return store_string(&c->url, v, err, n);
 }
 
-static int set_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->timeout_s = v->number;
-    return 0;
-}
+/* Whole numbers and durations arrive converted and in range: stored as they are. */
+#define NUMBER_SETTER(fn_name, field, type)                                                             \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        (void)err, (void)n;                                                                             \
+        c->field = (type)v->number;                                                                     \
+        return 0;                                                                                       \
+    }
 
-static int set_connect_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                               size_t n)
-{
-    (void)err, (void)n;
-    c->connect_timeout_s = v->number;
-    return 0;
-}
+NUMBER_SETTER(set_timeout, timeout_s, double)
+NUMBER_SETTER(set_connect_timeout, connect_timeout_s, double)
+NUMBER_SETTER(set_max_body, max_body_bytes, long)
+NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
+NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
 
-static int set_max_body(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
 {
-    (void)err, (void)n;
-    c->max_body_bytes = (long)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
 }
 
 static int set_follow_redirects(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -154,7 +142,7 @@ static int set_verify_host(struct mm_instance_config *c, const struct mm_option_
 
 static int set_ca_cert(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->ca_cert, v, "a CA certificate file", err, n);
+    return store_string(&c->ca_cert, v, err, n);
 }
 
 static int set_user(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -164,23 +152,33 @@ static int set_user(struct mm_instance_config *c, const struct mm_option_value *
 
 static int set_password(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_string(&c->password, v, err, n);
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_config_set_password(c, text, MM_PASSWORD_INLINE, err, n);
+}
+
+/* Read at configuration time: a bad file stops the agent's start, and the
+ * secret then lives like an inline one (a changed file needs a restart). */
+static int set_password_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    const char *path;
+    char *secret;
+    if (value_text(v, &path, err, n) != 0 || mm_read_secret_file(path, &secret, err, n) != 0)
+        return -1;
+    int rc = mm_config_set_password(c, secret, MM_PASSWORD_FILE, err, n);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    return rc;
 }
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->process.pidfile, v, "the path of a file holding the master's PID", err, n);
+    return store_string(&c->process.pidfile, v, err, n);
 }
 
 static int set_process_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    const char *text;
-    if (value_text(v, &text, err, n) != 0)
-        return -1;
-    if (!*text || strlen(text) > 15) {
-        snprintf(err, n, "expects a process name of 1 to 15 characters (as in /proc/PID/comm)");
-        return -1;
-    }
     return store_string(&c->process.process_match_name, v, err, n);
 }
 
@@ -199,7 +197,7 @@ static int set_process_match(struct mm_instance_config *c, const struct mm_optio
         return -1;
     }
     regfree(&re);
-    return store_nonempty(&c->process.process_match_regex, v, "an extended regular expression", err, n);
+    return store_string(&c->process.process_match_regex, v, err, n);
 }
 
 static int set_collect_process(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -213,27 +211,13 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
     return mm_sockets_config_add_client_port(&c->sockets, (int)v->number, err, n);
 }
 
-static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
+static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                                size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.upstream_port = (int)v->number;
-    return 0;
-}
-
-static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.ips_over = (int)v->number;
-    return 0;
-}
-
-static int set_max_countries(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.max_countries = (int)v->number;
-    return 0;
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
 }
 
 static int set_ignore_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -256,7 +240,7 @@ static int set_geoip(struct mm_instance_config *c, const struct mm_option_value 
 static int set_state_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                           size_t n)
 {
-    return store_nonempty(&c->sockets.state_file, v, "a file path", err, n);
+    return store_string(&c->sockets.state_file, v, err, n);
 }
 
 static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -281,34 +265,43 @@ static const struct mm_option options[] = {
       3600, set_timeout },
     { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0.001,
       3600, set_connect_timeout },
+    /* At most 64 MiB: the parse is linear, and the largest body parses in well under 1 s (docs/faults.md). */
     { "MaxBodySize", "max-body-size", MM_OPT_INT, false, "1048576", "bytes; a larger stats page is refused",
-      1024, 256L * 1024 * 1024, set_max_body },
+      1024, 64L * 1024 * 1024, set_max_body },
     { "FollowRedirects", "follow-redirects", MM_OPT_BOOL, false, "false", "follow HTTP redirects (http/https)",
       0, 0, set_follow_redirects },
     { "VerifyPeer", "verify-peer", MM_OPT_BOOL, false, "true", "verify the TLS certificate", 0, 0,
       set_verify_peer },
     { "VerifyHost", "verify-host", MM_OPT_BOOL, false, "true", "verify the TLS host name", 0, 0,
       set_verify_host },
-    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 0, 0,
+    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 1, 0,
       set_ca_cert },
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
-    { "Password", "password", MM_OPT_STRING, false, "none", "HTTP basic-auth password (never logged)", 0, 0,
+    { "Password", "password", MM_OPT_STRING, false, "none",
+      "HTTP basic-auth password (never logged; visible in process listings: prefer the file or environment)", 0, 0,
       set_password },
+    { "PasswordFile", "password-file", MM_OPT_STRING, false, "none",
+      "file holding the HTTP basic-auth password (one line), read at start", 0, 0, set_password_file },
     { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
       "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
     { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
-      "file with the master's PID, used when the stats page gives none", 0, 0, set_pidfile },
+      "file with the master's PID, used when the stats page gives none", 1, 0, set_pidfile },
     { "ProcessName", "process-name", MM_OPT_STRING, false, "mtproto-proxy",
-      "process name (/proc/PID/comm) that finds the master without a PID", 0, 0, set_process_name },
+      "process name (/proc/PID/comm) that finds the master without a PID", 1, 15 /* TASK_COMM_LEN - 1 */,
+      set_process_name },
     { "ProcessMatch", "process-match", MM_OPT_STRING, false, "none",
-      "extended regex on the command line that finds the master (with ProcessName both must match)", 0, 0,
+      "extended regex on the command line that finds the master (with ProcessName both must match)", 1, 0,
       set_process_match },
     { "CollectSockets", "collect-sockets", MM_OPT_BOOL, false, "true",
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
-    { "UpstreamPort", "upstream-port", MM_OPT_INT, false, "8888",
-      "remote port of the upstream (Telegram middle-proxy) connections; 0 = off", 0, 65535, set_upstream_port },
+    { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
+      "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
+      set_upstream_network },
+    { "UpstreamPort", "upstream-port", MM_OPT_INT, true, "any",
+      "narrows upstream connections to this remote port (8888 middle proxies, 443 data centers); 0 = no "
+      "upstream side", 0, 65535, set_upstream_port },
     { "IPsOver", "ips-over", MM_OPT_INT, false, "16",
       "ips_over_limit counts client IPs holding more connections than this", 0, 1000000, set_ips_over },
     { "IncludeLocal", "include-local", MM_OPT_BOOL, false, "false",
@@ -316,13 +309,13 @@ static const struct mm_option options[] = {
     { "IgnoreNetwork", "ignore-network", MM_OPT_STRING, true, "none",
       "a client network (CIDR, IPv4 or IPv6) left out of distinct IPs and countries", 0, 0, set_ignore_network },
     { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
-      "MaxMind DB file for connections per country", 0, 0, set_geoip },
+      "MaxMind DB file for connections per country", 1, 0, set_geoip },
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
       "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
       set_max_countries },
     { "StateFile", "state-file", MM_OPT_STRING, false, "none (in memory only)",
       "file that keeps the distinct-client windows and churn counters across restarts; one per instance",
-      0, 0, set_state_file },
+      1, 4095, set_state_file },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -353,9 +346,26 @@ const struct mm_option *mm_option_by_flag(const char *flag)
     return NULL;
 }
 
+bool mm_option_is_secret(const struct mm_option *opt)
+{
+    return opt->set == set_url || opt->set == set_user || opt->set == set_password;
+}
+
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
                     const struct mm_option_value *value, char *err, size_t err_len)
 {
+    if (opt->type == MM_OPT_STRING && value->kind == MM_VALUE_TEXT) {
+        /* an empty path or pattern is a mistake (an unset variable in a
+         * template), never "off" */
+        size_t len = strlen(value->text);
+        if (len < (size_t)opt->min || (opt->max > 0 && len > (size_t)opt->max)) {
+            if (opt->max > 0)
+                snprintf(err, err_len, "expects %g to %g characters, got %zu", opt->min, opt->max, len);
+            else
+                snprintf(err, err_len, "expects a non-empty string");
+            return -1;
+        }
+    }
     if (opt->type != MM_OPT_INT && opt->type != MM_OPT_DURATION)
         return opt->set(cfg, value, err, err_len);
     struct mm_option_value number = { .kind = MM_VALUE_NUMBER };

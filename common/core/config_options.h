@@ -39,8 +39,9 @@ struct mm_option {
     bool repeatable;
     const char *default_text; /* for --help and the docs */
     const char *help;
-    /* The only place an option's range is written: MM_OPT_INT bounds, or
-     * MM_OPT_DURATION bounds in seconds. */
+    /* The only place an option's range is written: MM_OPT_INT bounds,
+     * MM_OPT_DURATION bounds in seconds, MM_OPT_STRING length bounds in bytes
+     * (max 0: no upper bound; min 1: not empty). */
     double min, max;
     /* Stores the value (MM_OPT_INT and MM_OPT_DURATION as .number, already
      * converted and in range); returns 0, or -1 with the reason in err. */
@@ -52,6 +53,10 @@ size_t mm_option_count(void);
 const struct mm_option *mm_option_at(size_t i);
 const struct mm_option *mm_option_by_collectd_name(const char *name); /* case-insensitive */
 const struct mm_option *mm_option_by_flag(const char *flag);
+
+/* The option's value may hold a credential (URL, User, Password): a front
+ * never echoes it in a message. */
+bool mm_option_is_secret(const struct mm_option *opt);
 
 /* Converts, range-checks and stores a value; -1 with a reason (not naming
  * the option: the front names it in its own spelling). */

@@ -12,14 +12,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sources/http_fetch.h"
+#include "core/events.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/metric.h"
+#include "sources/http_fetch.h"
+#include "sources/source.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"
 
 #define MM_DEFAULT_INSTANCE "main"
-#define MM_TEXT_STATE_MAX 160
 
 struct mm_instance_config {
     char *name;
@@ -33,11 +35,17 @@ struct mm_instance_config {
     char *ca_cert;
     char *user;
     char *password;
+    char *source; /* a source's name (sources/source.h); NULL or "auto": detected from the body */
+    int password_from; /* enum mm_password_source: which option gave it */
     struct mm_process_config process; /* finding the proxy's processes */
     bool collect_process;             /* CollectProcess / --collect-process */
     struct mm_sockets_config sockets; /* the kernel's socket table */
     bool collect_sockets;             /* CollectSockets / --collect-sockets */
 };
+
+/* Where the password came from: one source only (Password, PasswordFile or,
+ * in mtproxy-telegraf, an environment variable). */
+enum mm_password_source { MM_PASSWORD_NONE, MM_PASSWORD_INLINE, MM_PASSWORD_FILE, MM_PASSWORD_ENV };
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg);
 void mm_instance_config_free(struct mm_instance_config *cfg);
@@ -46,28 +54,24 @@ void mm_instance_config_free(struct mm_instance_config *cfg);
 int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_instance_config *src);
 /* Replaces *dst with a copy of value; -1 when out of memory. */
 int mm_config_set_string(char **dst, const char *value);
+/* Sets the password from one source; -1 with the reason in err when another
+ * source gave one already, or out of memory. */
+int mm_config_set_password(struct mm_instance_config *cfg, const char *value, enum mm_password_source from,
+                           char *err, size_t err_len);
 /* Checks what spans options (each option's own range is checked when it is
  * set); -1 with the reason (naming the option) in err. */
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len);
 
-/* What changed since the previous gather; the collectd front turns these into
- * notifications, the Telegraf front into log lines. */
-struct mm_events {
-    bool went_down;
-    bool came_up;
-    bool restarted;  /* start_time changed */
-    bool reloaded;   /* config_md5 changed */
-    char reason[MM_LATCH_MESSAGE_MAX]; /* why it went down */
-    int64_t old_start_time, new_start_time;
-    char old_config_md5[MM_TEXT_STATE_MAX], new_config_md5[MM_TEXT_STATE_MAX];
-};
-
 struct mm_instance {
     struct mm_instance_config cfg;
-    struct mm_logger log;
+    struct mm_logger log;       /* what the core logs to: front_log with credentials redacted */
+    struct mm_logger front_log; /* the front's logger */
+    struct mm_redactor redactor; /* the configured credentials */
+    int cancel_fd;               /* readable = stop the gather now; -1 = none */
     struct mm_http http;
     struct mm_snapshot snap;
-    struct mm_events events;
+    struct mm_events events;      /* what changed in the last gather */
+    struct mm_source_facts facts; /* what the page said of the proxy in the last gather */
     int64_t gathered_at_ns; /* wall clock at the start of the last gather */
 
     struct mm_process_state process;
@@ -76,13 +80,18 @@ struct mm_instance {
     bool sockets_ready;
     int stats_port; /* the URL's port, left out of discovered client ports */
 
+    /* the page's format: fixed by the Source option, else the last detected */
+    const struct mm_source_ops *source;
+    void *source_state;
+    bool source_state_ready; /* init done for inst->source */
+    bool source_fixed;
+
     /* kept between gathers */
     struct mm_error_latch stats_latch;
     struct mm_error_latch parse_latch;
+    struct mm_error_latch drop_latch;
     int64_t scrape_errors; /* failed scrapes since the agent started */
-    int last_up;           /* -1 before the first gather */
-    int64_t last_start_time;
-    char last_config_md5[MM_TEXT_STATE_MAX];
+    struct mm_events_state events_state;
 };
 
 /* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason

@@ -42,6 +42,17 @@ const char *mm_scan_u64(const char *s, const char *end, uint64_t *out)
     return p;
 }
 
+int mm_hex_digit(char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 const char *mm_scan_decimal(const char *s, double *out)
 {
     const char *p = s;
@@ -63,6 +74,70 @@ const char *mm_scan_decimal(const char *s, double *out)
         return NULL;
     *out = v;
     return p;
+}
+
+/* Whether s[0..len) equals the lower-case word, in any case. */
+static bool same_word(const char *s, size_t len, const char *word)
+{
+    if (len != strlen(word))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+        if (c != word[i])
+            return false;
+    }
+    return true;
+}
+
+/* Digits in s[*i..n), moving *i past them; how many. */
+static size_t skip_digits(const char *s, size_t n, size_t *i)
+{
+    size_t start = *i;
+    while (*i < n && is_digit(s[*i]))
+        (*i)++;
+    return *i - start;
+}
+
+bool mm_parse_float(const char *s, size_t len, bool specials, double *out)
+{
+    if (len == 0 || len > MM_FLOAT_TEXT_MAX)
+        return false;
+    size_t i = s[0] == '+' || s[0] == '-';
+    if (same_word(s + i, len - i, "inf") || same_word(s + i, len - i, "infinity")) {
+        if (specials)
+            *out = s[0] == '-' ? -INFINITY : INFINITY;
+        return specials;
+    }
+    if (same_word(s, len, "nan")) { /* no sign */
+        if (specials)
+            *out = NAN;
+        return specials;
+    }
+    size_t digits = skip_digits(s, len, &i);
+    if (i < len && s[i] == '.') {
+        i++;
+        digits += skip_digits(s, len, &i);
+    }
+    if (!digits)
+        return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!skip_digits(s, len, &i))
+            return false;
+    }
+    if (i != len)
+        return false;
+    char buf[MM_FLOAT_TEXT_MAX + 1];
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    double v = strtod(buf, &end); /* syntax checked above: it must take it all */
+    if (end != buf + len || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
 }
 
 /* Whether text (after an optional '-') is digits only: then a failed scan

@@ -9,6 +9,7 @@
 #ifndef MM_NUMBER_H
 #define MM_NUMBER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +18,19 @@
  * is no digit or the value does not fit 64 bits. */
 const char *mm_scan_u64(const char *s, const char *end, uint64_t *out);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int mm_hex_digit(char c);
+
 /* Scans [-]digits[.digits] (".5" and "5." too) at s. Returns the first byte
  * after it, or NULL when there is no digit or the value is not finite. */
 const char *mm_scan_decimal(const char *s, double *out);
+
+/* A float as Prometheus' text format writes it (Go's ParseFloat): s[0..len)
+ * (not NUL-terminated) is [+-]digits[.digits][e[+-]digits], at most
+ * MM_FLOAT_TEXT_MAX bytes; with specials also NaN and [+-]Inf / Infinity in
+ * any case. Nothing out of double range. true with the value in *out. */
+#define MM_FLOAT_TEXT_MAX 64
+bool mm_parse_float(const char *s, size_t len, bool specials, double *out);
 
 /* All of text as a whole number within [min, max] ('-' only where min < 0).
  * 0, or -1 with the reason in err. */

@@ -2,6 +2,7 @@
 #include "sources/http_fetch.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ void mm_http_options_defaults(struct mm_http_options *opt)
     opt->max_body = MM_HTTP_DEFAULT_MAX_BODY;
     opt->verify_peer = 1;
     opt->verify_host = 1;
+    opt->cancel_fd = -1;
 }
 
 void mm_http_init(struct mm_http *http)
@@ -30,6 +32,8 @@ void mm_http_free(struct mm_http *http)
 {
     if (http->curl)
         curl_easy_cleanup(http->curl);
+    if (http->multi)
+        curl_multi_cleanup(http->multi);
     free(http->body);
     mm_http_init(http);
 }
@@ -96,8 +100,7 @@ void mm_http_redact_url(const char *url, char *out, size_t out_len)
 {
     const char *scheme_end = strstr(url, "://");
     const char *authority = scheme_end ? scheme_end + 3 : url;
-    size_t auth_len = strcspn(authority, "/?#");
-    const char *at = memrchr(authority, '@', auth_len);
+    const char *at = strrchr(authority, '@');
     if (!at) {
         snprintf(out, out_len, "%s", url);
         return;
@@ -140,6 +143,52 @@ static int setup_handle(struct mm_http *http, const struct mm_http_options *opt)
     return 0;
 }
 
+/* Runs the transfer on the instance's multi handle, waking at once when
+ * cancel_fd becomes readable. Returns the transfer's CURLcode, or -1 with
+ * *why set when the multi interface itself failed or the caller cancelled. */
+static int perform(struct mm_http *http, int cancel_fd, const char **why)
+{
+    if (!http->multi && !(http->multi = curl_multi_init())) {
+        *why = "cannot create a curl multi handle";
+        return -1;
+    }
+    CURLM *multi = http->multi;
+    CURLMcode mc = curl_multi_add_handle(multi, http->curl);
+    if (mc != CURLM_OK) {
+        *why = curl_multi_strerror(mc);
+        return -1;
+    }
+    int result = -1;
+    *why = "the transfer ended without a result";
+    for (;;) {
+        int running = 0;
+        mc = curl_multi_perform(multi, &running);
+        if (mc != CURLM_OK) {
+            *why = curl_multi_strerror(mc);
+            break;
+        }
+        CURLMsg *msg;
+        int queued;
+        while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+            if (msg->msg == CURLMSG_DONE)
+                result = (int)msg->data.result;
+        if (result >= 0 || !running)
+            break;
+        struct curl_waitfd wfd = { .fd = cancel_fd, .events = CURL_WAIT_POLLIN, .revents = 0 };
+        mc = curl_multi_poll(multi, cancel_fd >= 0 ? &wfd : NULL, cancel_fd >= 0 ? 1 : 0, 1000, NULL);
+        if (mc != CURLM_OK) {
+            *why = curl_multi_strerror(mc);
+            break;
+        }
+        if (wfd.revents) {
+            *why = NULL; /* cancelled */
+            break;
+        }
+    }
+    curl_multi_remove_handle(multi, http->curl);
+    return result;
+}
+
 int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *err, size_t err_len)
 {
     char url[512];
@@ -159,8 +208,18 @@ int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *e
     }
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, curl_err);
-    CURLcode rc = curl_easy_perform(http->curl);
+    const char *why = NULL;
+    int result = perform(http, opt->cancel_fd, &why);
     curl_easy_setopt(http->curl, CURLOPT_ERRORBUFFER, NULL);
+    if (result < 0) {
+        if (!why) {
+            snprintf(err, err_len, "%s: stopped (the agent is shutting down)", url);
+            return MM_HTTP_FAIL_CANCELLED;
+        }
+        snprintf(err, err_len, "%s: %s", url, why);
+        return MM_HTTP_FAIL_INTERNAL;
+    }
+    CURLcode rc = (CURLcode)result;
 
     curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &http->status);
     char *ctype = NULL;

@@ -3,7 +3,9 @@
  * One handle per instance, created lazily and reused (keep-alive, no
  * re-resolution cost). Every fetch is bounded in time (connect and total
  * timeouts) and size (the body cap), follows no redirect unless told to, and
- * speaks only http and https. */
+ * speaks only http and https. The transfer runs on libcurl's multi interface
+ * so that a caller's cancel descriptor (a signalfd of SIGTERM, say) stops it
+ * at once rather than at the timeout. */
 #ifndef MM_HTTP_FETCH_H
 #define MM_HTTP_FETCH_H
 
@@ -25,12 +27,14 @@ struct mm_http_options {
     const char *ca_cert; /* NULL = system store */
     const char *user;    /* NULL = none (credentials may also sit in the URL) */
     const char *password;
+    int cancel_fd; /* readable = abort the transfer now; -1 (the default) = none */
 };
 
 void mm_http_options_defaults(struct mm_http_options *opt);
 
 struct mm_http {
-    void *curl; /* CURL *, created on first use */
+    void *curl;  /* CURL *, created on first use */
+    void *multi; /* CURLM * that runs it and keeps its connection */
     char *body;
     size_t len;
     size_t cap;
@@ -47,6 +51,7 @@ void mm_http_free(struct mm_http *http);
 #define MM_HTTP_FAIL_STATUS 1000 /* + the HTTP status */
 #define MM_HTTP_FAIL_TOO_BIG 2000
 #define MM_HTTP_FAIL_INTERNAL 2001
+#define MM_HTTP_FAIL_CANCELLED 2002
 
 /* GETs opt->url. On success (HTTP 200, body within the cap) returns 0 with the body in http->body[0..len) (NUL-terminated).
  * Otherwise returns the kind of failure (> 0) and writes a one-line reason
@@ -63,7 +68,8 @@ int mm_http_check_url(const char *url, char *err, size_t err_len);
 /* The URL's port (80 or 443 when none is written), 0 when it does not parse. */
 int mm_http_url_port(const char *url);
 
-/* The URL with any "user:password@" replaced by "***@", for log lines. */
+/* The URL with any userinfo replaced by "***@", for log lines: everything
+ * between "://" and the last '@' (a password may hold '/', '#' or '?'). */
 void mm_http_redact_url(const char *url, char *out, size_t out_len);
 
 #endif

@@ -6,7 +6,6 @@
  * parses. */
 #include "sources/prometheus_text.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,8 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hash.h"
+#include "core/number.h"
+#include "sources/parse_note.h"
+
 #define ARENA_BLOCK (64 * 1024)
-#define VALUE_TOKEN_MAX 64 /* longer numbers are junk; keeps strtod cheap */
 #define LABELS_HARD_MAX 64 /* stack buffer for one line's labels */
 
 struct mm_prom_arena_block {
@@ -100,31 +102,6 @@ static char *arena_strndup(struct mm_prom_page *page, const char *s, size_t len)
 
 /* ---- hashing -------------------------------------------------------------------------- */
 
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t hash_finish(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t c = 16;
-    while (c < n)
-        c <<= 1;
-    return c;
-}
-
 /* ---- parse context -------------------------------------------------------------------- */
 
 struct line_label {
@@ -148,18 +125,10 @@ static void note(struct ctx *c, const char *fmt, ...) __attribute__((format(prin
 
 static void note(struct ctx *c, const char *fmt, ...)
 {
-    if (c->res->first_error[0])
-        return;
-    char reason[128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(c->res->first_error, sizeof(c->res->first_error), c->line_no, fmt, ap);
     va_end(ap);
-    /* the page's bytes go to a log: nothing unprintable */
-    for (char *p = reason; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
-    snprintf(c->res->first_error, sizeof(c->res->first_error), "line %u: %s", c->line_no, reason);
 }
 
 #define SKIP(c, ...)                                                                                       \
@@ -235,87 +204,12 @@ static bool valid_utf8(const unsigned char *s, size_t len)
     return true;
 }
 
-static bool ieq(const char *a, size_t len, const char *b)
-{
-    size_t n = strlen(b);
-    if (len != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (x != b[i])
-            return false;
-    }
-    return true;
-}
-
-/* A number as Go's ParseFloat takes it on these pages: decimal with an
- * optional exponent, or NaN / [+-]Inf(inity) in any case. No hex, no
- * underscores, nothing out of double range. */
-static bool parse_value(const char *s, size_t len, bool allow_special, double *out)
-{
-    if (len == 0 || len > VALUE_TOKEN_MAX)
-        return false;
-    const char *p = s;
-    size_t n = len;
-    int sign = 1;
-    if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        p++, n--;
-    }
-    if (ieq(p, n, "inf") || ieq(p, n, "infinity")) {
-        if (!allow_special)
-            return false;
-        *out = sign * INFINITY;
-        return true;
-    }
-    if (ieq(p, n, "nan")) {
-        if (!allow_special || p != s)
-            return false;
-        *out = NAN;
-        return true;
-    }
-    size_t i = 0, digits = 0;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        i++, digits++;
-    if (i < n && p[i] == '.') {
-        i++;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++, digits++;
-    }
-    if (digits == 0)
-        return false;
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        size_t exp_digits = 0;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++, exp_digits++;
-        if (exp_digits == 0)
-            return false;
-    }
-    if (i != n)
-        return false;
-    char buf[VALUE_TOKEN_MAX + 1];
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    errno = 0;
-    char *end;
-    double v = strtod(buf, &end);
-    if (end != buf + len || (errno == ERANGE && isinf(v)))
-        return false;
-    *out = v;
-    return true;
-}
-
 /* ---- families ------------------------------------------------------------------------- */
 
 static bool ensure_tables(struct ctx *c)
 {
     struct mm_prom_page *page = c->page;
-    size_t fcap = pow2_at_least((size_t)c->lim->families_max * 2 + 2);
+    size_t fcap = mm_pow2_at_least((size_t)c->lim->families_max * 2 + 2, 16);
     if (page->family_index_cap < fcap) {
         unsigned *t = realloc(page->family_index, fcap * sizeof(*t));
         if (!t)
@@ -323,7 +217,7 @@ static bool ensure_tables(struct ctx *c)
         page->family_index = t;
         page->family_index_cap = fcap;
     }
-    size_t scap = pow2_at_least((size_t)c->lim->series_max * 2 + 2);
+    size_t scap = mm_pow2_at_least((size_t)c->lim->series_max * 2 + 2, 16);
     if (page->series_index_cap < scap) {
         unsigned *t = realloc(page->series_index, scap * sizeof(*t));
         if (!t)
@@ -341,7 +235,7 @@ static long family_lookup(struct ctx *c, const char *name, size_t len, size_t *s
 {
     struct mm_prom_page *page = c->page;
     size_t mask = page->family_index_cap - 1;
-    size_t h = (size_t)hash_finish(hash_bytes(c->seed, name, len)) & mask;
+    size_t h = (size_t)mm_hash_mix(mm_hash_bytes(c->seed, name, len)) & mask;
     for (;; h = (h + 1) & mask) {
         unsigned v = page->family_index[h];
         if (v == 0) {
@@ -654,14 +548,14 @@ static int parse_labels(struct ctx *c, const char *s, size_t len, size_t *pos, s
 
 static uint64_t series_hash(struct ctx *c, const char *name, size_t len, const struct line_label *l, int n)
 {
-    uint64_t h = hash_bytes(c->seed, name, len);
+    uint64_t h = mm_hash_bytes(c->seed, name, len);
     for (int k = 0; k < n; k++) {
-        h = hash_bytes(h, "\xff", 1);
-        h = hash_bytes(h, l[k].name, l[k].name_len);
-        h = hash_bytes(h, "\xfe", 1);
-        h = hash_bytes(h, l[k].value, l[k].value_len);
+        h = mm_hash_bytes(h, "\xff", 1);
+        h = mm_hash_bytes(h, l[k].name, l[k].name_len);
+        h = mm_hash_bytes(h, "\xfe", 1);
+        h = mm_hash_bytes(h, l[k].value, l[k].value_len);
     }
-    return hash_finish(h);
+    return mm_hash_mix(h);
 }
 
 static bool same_series(const struct mm_prom_page *page, const struct mm_prom_sample *s, const char *name,
@@ -728,7 +622,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
     while (vend < len && !is_blank(s[vend]))
         vend++;
     double value;
-    if (!parse_value(s + vstart, vend - vstart, true, &value)) {
+    if (!mm_parse_float(s + vstart, vend - vstart, true, &value)) {
         SKIP(c, "%.*s: value '%.*s' is not a number", (int)(name_len > 60 ? 60 : name_len), s,
              (int)(vend - vstart > 24 ? 24 : vend - vstart), s + vstart);
         return;
@@ -740,7 +634,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
         while (tend < len && !is_blank(s[tend]))
             tend++;
         double ts;
-        if (!parse_value(s + i, tend - i, false, &ts)) {
+        if (!mm_parse_float(s + i, tend - i, false, &ts)) {
             SKIP(c, "%.*s: bad timestamp", (int)(name_len > 60 ? 60 : name_len), s);
             return;
         }
@@ -774,7 +668,7 @@ static void parse_sample(struct ctx *c, const char *s, size_t len)
             if (labels[k].name_len == strlen(need) && memcmp(labels[k].name, need, labels[k].name_len) == 0)
                 break;
         double bound;
-        if (k == n || !parse_value(labels[k].value, labels[k].value_len, true, &bound) || isnan(bound)) {
+        if (k == n || !mm_parse_float(labels[k].value, labels[k].value_len, true, &bound) || isnan(bound)) {
             SKIP(c, "%s: sample without a numeric '%s' label", f->name, need);
             return;
         }
@@ -930,7 +824,7 @@ int mm_prom_sniff(const char *body, size_t len)
     while (i < len && !is_blank(body[i]) && body[i] != '\n' && body[i] != '\r')
         i++;
     double d;
-    return parse_value(body + v, i - v, true, &d) ? 1 : 0;
+    return mm_parse_float(body + v, i - v, true, &d) ? 1 : 0;
 }
 
 const char *mm_prom_label_value(const struct mm_prom_page *page, const struct mm_prom_sample *s,

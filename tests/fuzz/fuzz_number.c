@@ -1,7 +1,8 @@
 /* fuzz_number.c — libFuzzer target for the one number parser
- * (common/core/number.h). The input is one text (up to the first NUL); each
- * parser must either refuse it or return a value that prints back to the
- * same digits, and never read past the text or a span's end. */
+ * (common/core/number.h). The input is one text (up to the first NUL) for
+ * the whole-text parsers, and the raw bytes as a span for the span parsers;
+ * each must either refuse it or return a value that prints back to the same
+ * digits, and never read past the text or the span's end. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -55,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (!isfinite(d) || strpbrk(text, "eExXnN+")))
         abort();
     if (mm_parse_duration(text, 0.001, 0.001, 3600, &d, err, sizeof(err)) == 0 && !(d >= 0.001 && d <= 3600))
+        abort();
+    /* the raw bytes as a span: NULs and all, never read past size */
+    if (mm_parse_float((const char *)data, size, true, &d) && size > MM_FLOAT_TEXT_MAX)
         abort();
     free(text);
     return 0;

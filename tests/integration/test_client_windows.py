@@ -189,7 +189,7 @@ class ClientWindows(unittest.TestCase):
                     self.assertEqual(cd.wait_for('mtproxy-main/gauge-clients-distinct_ips_24h')['value'], 2000)
                     self.assertEqual(cd.wait_for('mtproxy-main/gauge-country-FR-distinct_ips_24h')['value'], 1000)
                     for ident in ('derive-clients-connections_opened', 'derive-clients-lifetime_le_1',
-                                  'derive-clients-lifetime_le_inf', 'derive-clients-lifetime_count',
+                                  'derive-clients-lifetime_le_+Inf', 'derive-clients-lifetime_count',
                                   'derive-clients-lifetime_sum'):
                         self.assertIsNotNone(cd.wait_for('mtproxy-main/' + ident), ident)
                     rc = cd.stop()

@@ -104,11 +104,19 @@ class DebPackages(unittest.TestCase):
         # dashboards and alert rules, installed where a user finds them
         for p, f in (('collectd-mtproxy', 'grafana/mtproxy-prometheus.json'),
                      ('collectd-mtproxy', 'prometheus/mtproxy-rules.yml'),
-                     ('telegraf-mtproxy', 'grafana/mtproxy-influxdb.json')):
+                     ('telegraf-mtproxy', 'grafana/mtproxy-influxdb.json'),
+                     ('telegraf-mtproxy', 'zabbix/mtproxy-zabbix-template.yaml')):
             path = '/usr/share/mtproxy-monitor/' + f
             self.assertIn(path, files[p])
             with open(path, 'rb') as a, open(os.path.join(ROOT_DIR, 'packaging', f), 'rb') as b:
                 self.assertEqual(a.read(), b.read(), path)
+        # the Zabbix agent's UserParameter file, where Debian's zabbix_agentd.conf includes it
+        zbx = '/etc/zabbix/zabbix_agentd.conf.d/mtproxy.conf'
+        self.assertIn(zbx, files['telegraf-mtproxy'])
+        with open(zbx) as a, open(os.path.join(ROOT_DIR, 'packaging', 'zabbix', 'mtproxy.conf')) as b:
+            self.assertEqual(a.read(), b.read())
+        rc, conff = _run(['dpkg-query', '-W', '-f=${Conffiles}', 'telegraf-mtproxy'], timeout=30)
+        self.assertIn(zbx, conff)
         if shutil.which('promtool'):
             rc, out = _run(['promtool', 'check', 'rules', '/usr/share/mtproxy-monitor/prometheus/mtproxy-rules.yml'])
             self.assertEqual(rc, 0, out)
@@ -144,8 +152,8 @@ class DebPackages(unittest.TestCase):
                 with Collectd(None, load_plugin=False, extra_conf=extra) as cd:
                     v = cd.wait_for('mtproxy-main/gauge-up', timeout=15, pred=lambda v: v['value'] == 1.0)
                     self.assertEqual(v['value'], 1.0)
-                    cd.wait_for('mtproxy-main/gauge-total_special_connections', timeout=10)
-                    cd.wait_for('mtproxy-main/gauge-workers', timeout=10)
+                    cd.wait_for('mtproxy-main/gauge-stats-total_special_connections', timeout=10)
+                    cd.wait_for('mtproxy-main/gauge-stats-workers', timeout=10)
                     rows = cd.csv_rows('mtproxy-main/gauge-up')
                     self.assertTrue(rows and rows[-1]['value'] == 1.0, rows)
                     log = cd.log_text()
@@ -162,7 +170,9 @@ class DebPackages(unittest.TestCase):
         measurement, tags, fields, ts = parse_line(lines[0])
         self.assertEqual(tags.get('instance'), 'main')
         self.assertEqual(fields.get('up'), 1)
-        self.assertIn('total_special_connections', fields)
+        page = [l for l in out.splitlines() if l.startswith('mtproxy_stats,')]
+        self.assertTrue(page, out)
+        self.assertIn('total_special_connections', parse_line(page[0])[2])
         # the packaged Telegraf snippet calls the installed binary
         with open(TELEGRAF_SNIPPET) as f:
             self.assertIn('"/usr/bin/mtproxy-telegraf"', f.read())
@@ -420,6 +430,7 @@ class RpmPackages(unittest.TestCase):
         rc, files = _run(['rpm', '-qlp', rpms['telegraf-mtproxy']], timeout=60)
         self.assertIn('/usr/bin/mtproxy-telegraf', files)
         self.assertIn('/etc/telegraf/telegraf.d/mtproxy.conf', files)
+        self.assertIn('/usr/share/mtproxy-monitor/zabbix/mtproxy-zabbix-template.yaml', files)
         rc, conf = _run(['rpm', '-qcp', rpms['telegraf-mtproxy']], timeout=60)
         self.assertIn('/etc/telegraf/telegraf.d/mtproxy.conf', conf)
         rc, req = _run(['rpm', '-qpR', rpms['collectd-mtproxy']], timeout=60)

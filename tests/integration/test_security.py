@@ -1,6 +1,7 @@
 """Security (issue 8): only http(s) URLs, credentials never in logs or output, redirects only when
 configured and only to http(s), TLS verification on by default with CACert / VerifyPeer as in
 collectd's apache plugin; both fronts."""
+import base64
 import http.server
 import os
 import shutil
@@ -9,10 +10,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import FIXTURES_DIR, Collectd, StatsServer, collectd_check_config  # noqa: E402
+from harness import FIXTURES_DIR, Collectd, StatsServer, collectd_check_config, wait_until  # noqa: E402
 from execd import Execd, run_once as _run_once  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
@@ -43,11 +45,18 @@ class TinyServer:
     """A one-purpose HTTP(S) server on 127.0.0.1: /stats answers with the fixture, or a redirect to
     `location` when given."""
 
-    def __init__(self, location=None, tls=None):
+    def __init__(self, location=None, tls=None, auth=None):
         body = open(FIXTURE, 'rb').read()
+        want = 'Basic ' + base64.b64encode(('%s:%s' % auth).encode()).decode() if auth else None
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                if want and self.headers.get('Authorization') != want:
+                    self.send_response(401)
+                    self.send_header('WWW-Authenticate', 'Basic realm="stats"')
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
                 if location:
                     self.send_response(302)
                     self.send_header('Location', location)
@@ -130,6 +139,133 @@ class Credentials(unittest.TestCase):
         r = run_once(['--url', 'http://admin:%s@127.0.0.1:1/stats' % SECRET, '--timeout', 'x'], timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertNotIn(SECRET, r.stdout + r.stderr)
+
+
+# unencoded '/', '#', '?', '@', ':' and '%' break URL parsing: the secret must stay out anyway
+ODD_PASSWORDS = ['se/cret-Pa55', 'Pa55#frag-x', 'Pa55?query=1', 'P@55:w%2Fo/rd#?', '/#?@:%-Pa55']
+
+
+def cd_string(text):
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+class CredentialsWithAnyCharacters(unittest.TestCase):
+    """Redacted from the configured values, not by parsing the URL that failed to parse."""
+
+    def test_telegraf_never_shows_them(self):
+        with StatsServer(mode='refuse') as srv:
+            for pw in ODD_PASSWORDS:
+                for mode in ('refuse', 'ok'):
+                    with self.subTest(password=pw, mode=mode):
+                        srv.set_mode(mode)
+                        url = srv.url.replace('http://', 'http://admin-Pa55:%s@' % pw)
+                        for args in (['--url', url], ['--url', srv.url, '--user', 'user-Pa55', '--password', pw]):
+                            ex = Execd(args + ['--timeout', '300ms', '--collect-sockets=false']).start()
+                            try:
+                                ex.tick()
+                                ex.tick()
+                            finally:
+                                ex.stop()
+                            text = '\n'.join(ex.lines + ex.stderr_lines)
+                            self.assertNotIn(pw, text)
+                            self.assertNotIn('admin-Pa55', text)
+                            self.assertNotIn('user-Pa55', text)
+                            for fmt in ('json', 'text'):
+                                r = run_once(args + ['--timeout', '300ms', '--format', fmt,
+                                                     '--collect-sockets=false'], timeout=10)
+                                self.assertNotIn(pw, r.stdout + r.stderr)
+                        if mode == 'refuse':
+                            self.assertTrue(ex.stderr_lines)   # a failure was logged, redacted
+                        # a bad value of a secret-bearing flag is not echoed
+                        r = run_once(['--url', 'ftp://admin:%s@127.0.0.1/' % pw], timeout=10)
+                        self.assertEqual(r.returncode, 2)
+                        self.assertNotIn(pw, r.stdout + r.stderr)
+
+    def test_collectd_log_and_notifications_never_show_them(self):
+        with StatsServer(mode='refuse') as srv:
+            blocks = []
+            for i, pw in enumerate(ODD_PASSWORDS):
+                url = srv.url.replace('http://', 'http://admin-Pa55:%s@' % pw)
+                blocks.append('<Instance "u%d">\n  URL %s\n  Timeout 300\n  CollectSockets false\n</Instance>\n'
+                              % (i, cd_string(url)))
+                blocks.append('<Instance "p%d">\n  URL "%s"\n  Timeout 300\n  CollectSockets false\n'
+                              '  User "user-Pa55"\n  Password %s\n</Instance>\n' % (i, srv.url, cd_string(pw)))
+            with Collectd(''.join(blocks), interval=0.5) as cd:
+                for i in range(len(ODD_PASSWORDS)):
+                    for kind in 'up':
+                        cd.wait_for('mtproxy-%s%d/gauge-up' % (kind, i), timeout=10, pred=lambda v: v['value'] == 0)
+                self.assertTrue(wait_until(lambda: cd.log_text().count('Notification') >= 2 * len(ODD_PASSWORDS),
+                                           10), cd.log_text()[-2000:])
+                log = cd.log_text()
+        self.assertIn('is down', log)
+        for pw in ODD_PASSWORDS:
+            self.assertNotIn(pw, log)
+        self.assertNotIn('admin-Pa55', log)
+        self.assertNotIn('user-Pa55', log)
+
+
+class PasswordSources(unittest.TestCase):
+    """--password-file / PasswordFile and the environment: the password need not be in argv."""
+    PW = 'f1le/Pa55#?@:%'
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='mtpm-pw-')
+        self.file = os.path.join(self.tmp, 'pw')
+        with open(self.file, 'w') as f:
+            f.write(self.PW + '\n')
+        os.chmod(self.file, 0o600)
+        self.fifo = os.path.join(self.tmp, 'fifo')
+        os.mkfifo(self.fifo)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_telegraf_file_and_environment(self):
+        with TinyServer(auth=('mon', self.PW)) as srv:
+            base = ['--url', srv.url, '--user', 'mon', '--collect-sockets=false', '--collect-process=false']
+            r = run_once(base + ['--password-file', self.file])
+            self.assertEqual(up_of(r.stdout.splitlines()), 1, r)
+            r = run_once(base + ['--password', 'wrong'])
+            self.assertEqual(up_of(r.stdout.splitlines()), 0, r)   # the server does check it
+            env = dict(os.environ, MTPROXY_PASSWORD=self.PW, OTHER_PW=self.PW)
+            for extra in ([], ['--password-env', 'OTHER_PW']):
+                with self.subTest(extra=extra):
+                    ex = Execd(base + extra, env=env).start()
+                    try:
+                        self.assertEqual(up_of(ex.tick()), 1, ex.stderr_lines)
+                        with open('/proc/%d/cmdline' % ex.proc.pid, 'rb') as f:
+                            self.assertNotIn(self.PW.encode(), f.read())
+                    finally:
+                        ex.stop()
+            self.assertNotIn(self.PW, '\n'.join(ex.lines + ex.stderr_lines))
+        for bad, words in ((['--password-file', self.fifo], 'not a regular file'),
+                           (['--password-file', self.tmp], 'not a regular file'),
+                           (['--password-file', '/dev/zero'], 'not a regular file'),
+                           (['--password-file', self.file + '.missing'], 'No such file'),
+                           (['--password', 'x', '--password-file', self.file], 'twice'),
+                           (['--password-env', 'MTPM_SURELY_UNSET'], 'not set')):
+            with self.subTest(bad=bad):
+                t0 = time.monotonic()
+                r = run_once(['--user', 'mon'] + bad, timeout=10)
+                self.assertEqual(r.returncode, 2, r)
+                self.assertIn(words, r.stderr)
+                self.assertNotIn(self.PW, r.stdout + r.stderr)
+                self.assertLess(time.monotonic() - t0, 5)
+
+    def test_collectd_password_file(self):
+        with TinyServer(auth=('mon', self.PW)) as srv:
+            with Collectd(block(srv.url, '  User "mon"\n  PasswordFile "%s"\n' % self.file)) as cd:
+                cd.wait_for('mtproxy-main/gauge-up', timeout=10, pred=lambda v: v['value'] == 1)
+                self.assertNotIn(self.PW, cd.log_text())
+        for extra, words in (('  PasswordFile "%s"\n' % self.fifo, 'not a regular file'),
+                             ('  PasswordFile "%s"\n  Password "x"\n' % self.file, 'twice')):
+            with self.subTest(extra=extra):
+                t0 = time.monotonic()
+                rc, log = collectd_check_config(block('http://127.0.0.1:1/stats', '  User "mon"\n' + extra))
+                self.assertNotEqual(rc, 0, log)
+                self.assertIn(words, log)
+                self.assertNotIn(self.PW, log)
+                self.assertLess(time.monotonic() - t0, 5)
 
 
 class Redirects(unittest.TestCase):

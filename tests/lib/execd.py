@@ -12,8 +12,12 @@ lines; stderr is kept.
     with Execd(['--url', url, '--interval', '200ms'], signal='none') as ex:
         batch = ex.next_gather()   # waits for the program's own schedule
 """
+import fcntl
+import glob
 import os
 import signal
+import struct
+import termios
 import subprocess
 import threading
 import time
@@ -27,20 +31,45 @@ SIGNALS = {'SIGHUP': signal.SIGHUP, 'SIGUSR1': signal.SIGUSR1, 'SIGUSR2': signal
 
 
 def caught_signals(pid):
-    """Signal numbers the process has a handler for (SigCgt of /proc/PID/status)."""
+    """Signal numbers the process is ready for: a handler (SigCgt of /proc/PID/status) or blocked
+    (SigBlk: mtproxy-telegraf blocks them and reads them from a signalfd)."""
+    ready = set()
     try:
         with open('/proc/%d/status' % pid) as f:
             for line in f:
-                if line.startswith('SigCgt:'):
+                if line.startswith(('SigCgt:', 'SigBlk:')):
                     mask = int(line.split()[1], 16)
-                    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+                    ready |= {n for n in range(1, 65) if mask & (1 << (n - 1))}
     except OSError:
         pass
-    return set()
+    return ready
 
 
 def children_of(pid):
-    """PIDs whose parent is pid (zombies included), from /proc."""
+    """(PID, state) of pid's children (zombies included), from /proc/PID/task/*/children, or (kernels
+    without CONFIG_PROC_CHILDREN) the processes whose parent is pid: whatever else runs on the host
+    cannot match."""
+    tasks = glob.glob('/proc/%d/task/*/children' % pid)
+    if not tasks and os.path.isdir('/proc/%d' % pid):
+        return _children_by_ppid(pid)
+    out = []
+    for task in tasks:
+        try:
+            with open(task) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                with open('/proc/%d/stat' % kid) as f:
+                    stat = f.read()
+                out.append((kid, stat[stat.rindex(')') + 2:].split()[0]))
+            except OSError:
+                pass
+    return out
+
+
+def _children_by_ppid(pid):
     out = []
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
@@ -57,21 +86,23 @@ def children_of(pid):
 
 
 class Execd:
-    def __init__(self, args, binary=BINARY, signal='STDIN', fmt='influx', prefix=()):
+    def __init__(self, args, binary=BINARY, signal='STDIN', fmt='influx', prefix=(), env=None):
         # prefix: a wrapper that execs the binary in place (e.g. setpriv to run as another user)
         self.argv = list(prefix) + [binary] + list(args)
         if fmt != 'influx':
             self.argv += ['--format', fmt]
         self.signal = signal
         self.fmt = fmt
+        self.env = env
         self.proc = None
         self.lines = []
         self.stderr_lines = []
         self.cond = threading.Condition()
+        self._waiting = {}
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=ROOT)
+                                     stderr=subprocess.PIPE, cwd=ROOT, env=self.env)
         self._readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines),
                                           daemon=True)]
@@ -82,10 +113,35 @@ class Execd:
         return self
 
     def _pump(self, stream, into):
-        for raw in iter(stream.readline, b''):
+        """Reads the raw descriptor (no hidden buffer): when the pipe is empty, the pump waits in
+        os.read and holds no partial line, every byte written so far is in `into`."""
+        fd = stream.fileno()
+        partial = b''
+        while True:
             with self.cond:
-                into.append(raw.decode('utf-8', 'replace').rstrip('\n'))
+                self._waiting[fd] = not partial
                 self.cond.notify_all()
+            chunk = os.read(fd, 65536)
+            with self.cond:
+                self._waiting[fd] = False
+                if not chunk:
+                    if partial:
+                        into.append(partial.decode('utf-8', 'replace'))
+                    self._waiting[fd] = True
+                    self.cond.notify_all()
+                    return
+                *done, partial = (partial + chunk).split(b'\n')
+                into.extend(l.decode('utf-8', 'replace') for l in done)
+                self.cond.notify_all()
+
+    def _drained(self):
+        """stdout's pipe is empty and every line in it has been taken (call with cond held)."""
+        fd = self.proc.stdout.fileno()
+        try:
+            unread = struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'\0\0\0\0'))[0]
+        except OSError:
+            unread = 0
+        return unread == 0 and self._waiting.get(fd, False)
 
     def _gathers(self):
         if self.fmt == 'json':  # one document per line
@@ -135,8 +191,9 @@ class Execd:
                     raise AssertionError('no gather output within %.1fs; stderr: %s'
                                          % (timeout, '\n'.join(self.stderr_lines[-10:])))
                 self.cond.wait(left)
-        time.sleep(0.05)  # the other measurements of the batch follow at once
+        # The batch is written with one write(): once the pipe is empty and the pump idle, it is all here.
         with self.cond:
+            self.cond.wait_for(self._drained, max(0.1, deadline - time.monotonic()))
             return list(self.lines[before_lines:])
 
     def close_stdin(self, grace=5.0):

@@ -206,9 +206,10 @@ class _ServerProcess:
 class StatsServer(_ServerProcess):
     """tests/stats_server.py in a temp dir, with a control file and a port file.
 
-    StatsServer(mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None)
+    StatsServer(mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None, cap=None)
       .port, .url ('http://127.0.0.1:PORT' + path; '/metrics' when path is '*'), .base_url
       path / content_type: serve another implementation's page (tests/fixtures/peers), see stats_server.py
+      cap: body size of the 'worst' modes
       .set_mode(mode, timeout=5)  switch modes; returns once the server applied it
       .log_text()                 the server's stderr (one line per request)
       .stop() -> exit code        also done by __exit__
@@ -217,8 +218,9 @@ class StatsServer(_ServerProcess):
 
     NAME = 'stats_server'
 
-    def __init__(self, mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None):
+    def __init__(self, mode='ok', static=False, fixture=None, port=0, path='/stats', content_type=None, cap=None):
         self.mode = mode
+        self.cap = cap
         self.static = static
         self.path = path
         self.content_type = content_type
@@ -249,6 +251,8 @@ class StatsServer(_ServerProcess):
                 '--control-file', self.control_file, '--port-file', self.port_file]
         if self.static:
             argv.append('--static')
+        if self.cap:
+            argv += ['--cap', str(self.cap)]
         if self.fixture:
             argv += ['--fixture', self.fixture]
         if self.path != '/stats':

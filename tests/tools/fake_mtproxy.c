@@ -117,6 +117,9 @@ static int tcp_listener(const char *addr, int port, int taken_ok)
         die("socket");
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* A test may hold the port bound (not listening) with SO_REUSEPORT until
+     * the fake listens on it, so the command line can name the real port. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         fprintf(stderr, "fake_mtproxy: -a wants an IPv4 address, not '%s'\n", addr);
@@ -185,6 +188,7 @@ static void burn(int ms)
             x += (unsigned long)i;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+    (void)x; /* only there to keep the loop from being optimised away */
     int fd = open("/dev/null", O_WRONLY);
     static char block[65536];
     for (int i = 0; fd >= 0 && i < 16; i++)

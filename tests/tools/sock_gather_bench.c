@@ -32,12 +32,12 @@ static void log_stderr(void *ctx, enum mm_log_level level, const char *msg)
 }
 
 
-static long long value(const struct mm_snapshot *s, enum mm_group g, const char *name,
+static long long value(const struct mm_snapshot *s, enum mm_origin g, const char *name,
                        const char *key, const char *label)
 {
     for (size_t i = 0; i < s->count; i++) {
         const char *v = mm_metric_label(&s->items[i], key);
-        if (s->items[i].group == g && strcmp(s->items[i].name, name) == 0 && v &&
+        if (s->items[i].origin == g && strcmp(s->items[i].name, name) == 0 && v &&
             strcmp(v, label) == 0)
             return s->items[i].value.i;
     }
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 {
     struct mm_sockets_config cfg;
     mm_sockets_config_init(&cfg);
-    cfg.upstream_port = 0;
+    cfg.upstream_off = 1;
     int runs = 20, warmup = 2, opt;
     const char *mode = "auto";
     int pids[256];
@@ -65,8 +65,14 @@ int main(int argc, char **argv)
                 rc = mm_sockets_config_add_client_port(&cfg, (int)port, err, sizeof(err));
             break;
         case 'u':
+            /* upstream stand-ins on loopback: 127/8, this remote port */
             rc = mm_parse_i64(optarg, 0, 65535, &port, err, sizeof(err));
-            cfg.upstream_port = (int)port;
+            if (rc == 0 && port > 0) {
+                cfg.upstream_off = 0;
+                rc = mm_sockets_config_add_upstream_net(&cfg, "127.0.0.0/8", err, sizeof(err));
+                if (rc == 0)
+                    rc = mm_sockets_config_add_upstream_port(&cfg, (int)port, err, sizeof(err));
+            }
             break;
         case 'g': rc = mm_sockets_config_set_geoip_path(&cfg, optarg, err, sizeof(err)); break;
         case 'k': runs = atoi(optarg); break;
@@ -123,7 +129,7 @@ int main(int argc, char **argv)
     for (int i = -warmup; i < runs; i++) {
         mm_snapshot_reset(&snap);
         double w0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-        if (mm_sockets_gather(st, &cfg, NULL, 0, 0, &snap, &log) < 0)
+        if (mm_sockets_gather(st, &cfg, NULL, &snap, &log) < 0)
             return 1;
         double w1 = now_ms(CLOCK_MONOTONIC), c1 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
         if (i >= 0) {
@@ -145,16 +151,16 @@ int main(int argc, char **argv)
     printf(" state_bytes=%ld state_write_ms=%.3f ", state_bytes, state_file ? writes[10] : -1.0);
     size_t countries = 0;
     for (size_t i = 0; i < snap.count; i++)
-        countries += snap.items[i].group == MM_GROUP_COUNTRY;
+        countries += snap.items[i].origin == MM_ORIGIN_COUNTRY;
 
     printf("wall_median_ms=%.3f wall_min_ms=%.3f wall_max_ms=%.3f cpu_median_ms=%.3f "
            "peak_rss_kb=%ld established=%lld close_wait=%lld unique_ips=%lld max_per_ip=%lld "
            "country_series=%zu method=%s walk=%d discovery_ms=%.3f discovery_ports=%d\n",
            wall[runs / 2], wall[0], wall[runs - 1], cpu[runs / 2], peak_rss_kb(),
-           value(&snap, MM_GROUP_CONNECTIONS, "established", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "close_wait", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "unique_ips", "side", "client"),
-           value(&snap, MM_GROUP_CONNECTIONS, "max_per_ip", "side", "client"), countries,
+           value(&snap, MM_ORIGIN_CONNECTIONS, "established", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "close_wait", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "unique_ips", "side", "client"),
+           value(&snap, MM_ORIGIN_CONNECTIONS, "max_per_ip", "side", "client"), countries,
            st->diag.method == MM_SOCKDIAG_PROC ? "proc" : "netlink", (int)st->diag.walk,
            discovery_ms, discovered);
     free(wall);

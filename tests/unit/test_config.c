@@ -27,8 +27,13 @@ static void urls(void)
     CHECK_INT_EQ(mm_http_url_port("http://[::1]:2398/stats"), 2398);
     CHECK_INT_EQ(mm_http_url_port("http://localhost/stats"), 80);
     CHECK_INT_EQ(mm_http_url_port("not a url"), 0);
-    mm_http_redact_url("http://127.0.0.1:8888/stats?a=b@c", out, sizeof(out));
-    CHECK(strcmp(out, "http://127.0.0.1:8888/stats?a=b@c") == 0);
+    /* everything up to the last '@' may be userinfo: a password may hold an unencoded '/' */
+    mm_http_redact_url("http://user:se/cret@127.0.0.1:8888/stats", out, sizeof(out));
+    CHECK(strcmp(out, "http://***@127.0.0.1:8888/stats") == 0);
+    mm_http_redact_url("http://127.0.0.1:8888/stats?a=b@c", out, sizeof(out)); /* over-redacted, never leaked */
+    CHECK(strcmp(out, "http://***@c") == 0);
+    mm_http_redact_url("http://127.0.0.1:8888/stats", out, sizeof(out));
+    CHECK(strcmp(out, "http://127.0.0.1:8888/stats") == 0);
 }
 
 static void config_checks(void)
@@ -64,15 +69,23 @@ static void ranges_come_from_the_table(void)
     CHECK(apply_text(&cfg, "timeout", "0.5ms", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
     CHECK(apply_text(&cfg, "connect-timeout", "2h", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
     CHECK(apply_text(&cfg, "max-body-size", "1023", err, sizeof(err)) == -1);
-    CHECK(strcmp(err, "1023 is out of range 1024..268435456") == 0);
-    CHECK(apply_text(&cfg, "max-body-size", "268435456", err, sizeof(err)) == 0 &&
-          cfg.max_body_bytes == 268435456);
+    CHECK(strcmp(err, "1023 is out of range 1024..67108864") == 0);
+    CHECK(apply_text(&cfg, "max-body-size", "67108864", err, sizeof(err)) == 0 && cfg.max_body_bytes == 67108864);
+    CHECK(apply_text(&cfg, "max-body-size", "67108865", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "max-body-size", "1e6", err, sizeof(err)) == -1 && strstr(err, "not a whole number"));
     CHECK(apply_text(&cfg, "client-port", "0", err, sizeof(err)) == -1 && strstr(err, "1..65535"));
     CHECK(apply_text(&cfg, "client-port", "65536", err, sizeof(err)) == -1 && strstr(err, "65536"));
     CHECK(apply_text(&cfg, "client-port", "-1", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "client-port", "443", err, sizeof(err)) == 0 && cfg.sockets.client_ports[0] == 443);
-    CHECK(apply_text(&cfg, "upstream-port", "0", err, sizeof(err)) == 0 && cfg.sockets.upstream_port == 0);
+    CHECK(apply_text(&cfg, "upstream-port", "443", err, sizeof(err)) == 0 && cfg.sockets.upstream_ports[0] == 443);
+    CHECK(apply_text(&cfg, "upstream-port", "8888", err, sizeof(err)) == 0 && cfg.sockets.n_upstream_ports == 2);
+    CHECK(!cfg.sockets.upstream_off);
+    CHECK(apply_text(&cfg, "upstream-port", "0", err, sizeof(err)) == 0 && cfg.sockets.upstream_off);
+    CHECK(apply_text(&cfg, "upstream-network", "149.154.160.0/33", err, sizeof(err)) == -1 && strstr(err, "33"));
+    CHECK(apply_text(&cfg, "upstream-network", "127.0.0.3", err, sizeof(err)) == 0 &&
+          cfg.sockets.n_upstream_nets == 1);
+    CHECK(apply_text(&cfg, "upstream-network", "2001:b28:f23d::/48", err, sizeof(err)) == 0 &&
+          cfg.sockets.n_upstream_nets == 2);
     CHECK(apply_text(&cfg, "ips-over", "four", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "ips-over", "4", err, sizeof(err)) == 0 && cfg.sockets.ips_over == 4);
     CHECK(apply_text(&cfg, "max-countries", "513", err, sizeof(err)) == -1 && strstr(err, "0..512"));

@@ -1,5 +1,6 @@
 /* test_number.c — the one number parser (common/core/number.c): overflow,
  * junk, empty, sign, white space, ranges and their reasons, durations. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -83,6 +84,17 @@ static void scanning_prefixes_and_spans(void)
     CHECK(mm_scan_u64("5", "5", &v) == NULL); /* empty span */
 }
 
+static void hex_digits(void)
+{
+    CHECK_INT_EQ(mm_hex_digit('0'), 0);
+    CHECK_INT_EQ(mm_hex_digit('9'), 9);
+    CHECK_INT_EQ(mm_hex_digit('a'), 10);
+    CHECK_INT_EQ(mm_hex_digit('F'), 15);
+    CHECK_INT_EQ(mm_hex_digit('g'), -1);
+    CHECK_INT_EQ(mm_hex_digit('\0'), -1);
+    CHECK_INT_EQ(mm_hex_digit(' '), -1);
+}
+
 static void decimals(void)
 {
     double d = 0;
@@ -106,6 +118,28 @@ static void decimals(void)
     big[400] = '\0';
     CHECK(mm_parse_decimal(big, -1e308, 1e308, &d, err, sizeof(err)) == -1);
     CHECK(mm_parse_decimal("2.5", 0, 2, &d, err, sizeof(err)) == -1 && strstr(err, "out of range"));
+}
+
+/* Prometheus text values (Go's ParseFloat syntax), on spans of a line */
+static void prometheus_floats(void)
+{
+    double d = 0;
+    CHECK(mm_parse_float("1.5e3", 5, false, &d) && d == 1500);
+    CHECK(mm_parse_float("+2", 2, false, &d) && d == 2);
+    CHECK(mm_parse_float("-.5E-1", 6, false, &d) && d == -0.05);
+    CHECK(mm_parse_float("12345", 3, false, &d) && d == 123); /* a span, not up to NUL */
+    CHECK(mm_parse_float("-Inf", 4, true, &d) && isinf(d) && d < 0);
+    CHECK(mm_parse_float("+infinity", 9, true, &d) && isinf(d) && d > 0);
+    CHECK(mm_parse_float("NaN", 3, true, &d) && isnan(d));
+    CHECK(!mm_parse_float("-Inf", 4, false, &d));
+    CHECK(!mm_parse_float("NaN", 3, false, &d));
+    const char *junk[] = { "-NaN", "1e", "1e+", "0x1p3", "1_000", "1e400", "", ".", "e5", "1.2.3", " 1", "1 " };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+        CHECK(!mm_parse_float(junk[i], strlen(junk[i]), true, &d));
+    char long_number[MM_FLOAT_TEXT_MAX + 2];
+    memset(long_number, '1', sizeof(long_number));
+    CHECK(mm_parse_float(long_number, MM_FLOAT_TEXT_MAX, false, &d));
+    CHECK(!mm_parse_float(long_number, MM_FLOAT_TEXT_MAX + 1, false, &d));
 }
 
 static void durations(void)
@@ -146,7 +180,9 @@ int main(void)
     TEST(whole_number_junk_empty_sign_space);
     TEST(ranges_with_reason);
     TEST(scanning_prefixes_and_spans);
+    TEST(hex_digits);
     TEST(decimals);
+    TEST(prometheus_floats);
     TEST(durations);
     return check_done();
 }

@@ -376,14 +376,14 @@ static int read_children(struct mm_discovery *d, int rootfd, const char *path, c
     ssize_t n = mm_procfs_read_at(rootfd, path, buf, cap, NULL);
     if (n < 0)
         return (int)n;
-    for (char *p = buf; *p;) {
+    for (const char *p = buf; *p;) {
         while (*p == ' ' || *p == '\n')
             p++;
         if (!*p)
             break;
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p)
+        uint64_t v;
+        const char *end = mm_scan_u64(p, NULL, &v);
+        if (!end)
             break;
         if (v > 1 && v <= 0x7fffffff)
             add_worker(d, res, (int)v);

@@ -4,17 +4,14 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "core/number.h"
+
 /* A whole decimal port 1..65535; 0 for anything else. */
 static int port_of(const char *s, size_t len)
 {
-    if (len == 0 || len > 5)
+    uint64_t v;
+    if (len > 5 || mm_scan_u64(s, s + len, &v) != s + len)
         return 0;
-    long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
     return v >= 1 && v <= 65535 ? (int)v : 0;
 }
 

@@ -243,14 +243,13 @@ static int by_count(const void *a, const void *b)
     return strcmp(x->code, y->code);
 }
 
-static int add(struct mm_snapshot *out, enum mm_group g, enum mm_kind kind, const char *name,
+static int add(struct mm_snapshot *out, enum mm_origin o, enum mm_kind kind, const char *name,
                uint64_t v, const char *key, const char *label)
 {
-    struct mm_metric *m = mm_snapshot_add_int(out, g, kind, name,
-                                              v > INT64_MAX ? INT64_MAX : (int64_t)v);
-    if (!m)
-        return -1;
-    return key ? mm_metric_add_label(m, key, label) : 0;
+    int64_t i = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    struct mm_metric *m = key ? mm_snapshot_add_int(out, o, kind, name, i, key, label)
+                              : mm_snapshot_add_int(out, o, kind, name, i);
+    return m ? 0 : -1;
 }
 
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries)
@@ -263,18 +262,18 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
         c->shown[1] = mm_dw_count(&c->dw, c->now, MM_DW_DAY);
         c->shown[2] = mm_dw_count(&c->dw, c->now, MM_DW_WEEK);
     }
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_1h", c->shown[0], NULL, NULL);
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_24h", c->shown[1], NULL, NULL);
-    rc |= add(out, MM_GROUP_CLIENTS, MM_GAUGE, "distinct_ips_7d", c->shown[2], NULL, NULL);
-    rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "connections_opened", c->churn.opened, NULL,
+    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_1h", c->shown[0], NULL, NULL);
+    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_24h", c->shown[1], NULL, NULL);
+    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_7d", c->shown[2], NULL, NULL);
+    rc |= add(out, MM_ORIGIN_CLIENTS, MM_COUNTER, "connections_opened", c->churn.opened, NULL,
               NULL);
     for (int b = 0; b < MM_CHURN_BUCKETS; b++)
-        rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_bucket",
+        rc |= add(out, MM_ORIGIN_CLIENTS, MM_COUNTER, "lifetime_seconds_bucket",
                   mm_churn_cumulative(&c->churn, b), "le", mm_churn_le[b]);
-    if (!mm_snapshot_add_double(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_sum",
+    if (!mm_snapshot_add_double(out, MM_ORIGIN_CLIENTS, MM_COUNTER, "lifetime_seconds_sum",
                                 c->churn.lifetime_sum))
         rc = -1;
-    rc |= add(out, MM_GROUP_CLIENTS, MM_COUNTER, "lifetime_seconds_count",
+    rc |= add(out, MM_ORIGIN_CLIENTS, MM_COUNTER, "lifetime_seconds_count",
               mm_churn_count(&c->churn), NULL, NULL);
 
     if (max_countries > 0) {
@@ -293,13 +292,13 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
         uint64_t other = r->other;
         for (size_t i = 0; i < r->n; i++) {
             if (i < max_countries)
-                rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h",
+                rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h",
                           r->items[i].unique_ips, "country", r->items[i].code);
             else
                 other += r->items[i].unique_ips;
         }
         if (other > 0)
-            rc |= add(out, MM_GROUP_COUNTRY, MM_GAUGE, "distinct_ips_24h", other, "country",
+            rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h", other, "country",
                       "other");
     }
     c->shown_version = c->dw.version;

@@ -7,12 +7,12 @@
  * every live client socket, mm_clients_peer() for every counted distinct
  * client address (the same ones as unique_ips), mm_clients_end(), then
  * mm_clients_emit():
- *   group MM_GROUP_CLIENTS (line protocol mtproxy_clients):
+ *   origin MM_ORIGIN_CLIENTS (line protocol mtproxy_clients):
  *     distinct_ips_1h distinct_ips_24h distinct_ips_7d        gauges
  *     connections_opened                                      counter
  *     lifetime_seconds_bucket{le=1,10,60,300,1800,7200,+Inf}  counters, cumulative
  *     lifetime_seconds_sum lifetime_seconds_count             counters
- *   group MM_GROUP_COUNTRY: distinct_ips_24h per country (top max_countries
+ *   origin MM_ORIGIN_COUNTRY: distinct_ips_24h per country (top max_countries
  *     by that figure, the rest summed as "other").
  * The state is written when the minute changes and when the instance ends. */
 #ifndef MM_CLIENTS_H

@@ -6,10 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "core/big_array.h"
+#include "core/hash.h"
 
 #define MIN_CAP 1024u
 #define MARK_FIRST 2u
@@ -17,22 +16,12 @@
 #define KEPT 1u
 #define RELEASE_EVERY (64u * 1024u) /* bytes of old table given back at a time */
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
 {
     uint64_t lo, hi;
     memcpy(&hi, ip->b, 8);
     memcpy(&lo, ip->b + 8, 8);
-    return mix(lo ^ m->seed[0]) ^ mix(hi ^ m->seed[1]);
+    return mm_hash_mix(lo ^ m->seed[0]) ^ mm_hash_mix(hi ^ m->seed[1]);
 }
 
 static size_t home(uint64_t hash, size_t cap)
@@ -63,13 +52,7 @@ int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
         return -1;
     m->gen = MARK_FIRST;
     m->prev_gen = KEPT; /* nothing was counted before */
-    if (getrandom(m->seed, sizeof(m->seed), GRND_NONBLOCK) != (ssize_t)sizeof(m->seed)) {
-        /* No entropy yet: a weaker seed still beats a fixed one. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        m->seed[0] = mix((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)m);
-        m->seed[1] = mix((uint64_t)ts.tv_sec ^ m->seed[0]);
-    }
+    mm_hash_seed(m->seed);
     return 0;
 }
 

@@ -92,53 +92,77 @@ int mm_sockdiag_match(const struct mm_sockdiag_query *q, const struct mm_sock *s
     uint32_t states = q->states ? q->states : MM_TCP_ALL_STATES;
     if (s->state <= 0 || s->state >= 32 || !(states & (1u << s->state)))
         return 0;
-    if (q->n_local_ports == 0 && q->remote_port == 0)
+    if (q->n_local_ports == 0 && q->remote_port == 0 && q->n_remote_nets == 0)
         return 1;
     for (size_t i = 0; i < q->n_local_ports; i++)
         if (s->sport == q->local_ports[i])
             return 1;
+    for (size_t i = 0; i < q->n_remote_nets; i++)
+        if (mm_cidr_match(&q->remote_nets[i], &s->dst))
+            return 1;
     return q->remote_port != 0 && s->dport == q->remote_port;
 }
 
-/* The program is C1 J C2 J ... Cn: each C is a port condition (hostcond with
- * family AF_UNSPEC, so only the port is compared); when it holds, the next J
- * jumps to the end (accept), when it fails it skips its J to the next C; the
- * last C failing jumps past the end (reject). Every op's "yes" moves forward
- * linearly, which is what the kernel's bytecode audit walks. This is how
- * iproute2's ss compiles "sport = :a or sport = :b". */
+/* The program is C1 J C2 J ... Cn: each C is a host condition (a port with
+ * family AF_UNSPEC and no prefix, or a remote network with any port); when
+ * it holds, the next J jumps to the end (accept), when it fails it skips its
+ * J to the next C; the last C failing jumps past the end (reject). Every
+ * op's "yes" moves forward linearly, which is what the kernel's bytecode
+ * audit walks. This is how iproute2's ss compiles "sport = :a or dst
+ * 149.154.160.0/20". An IPv4 network also matches IPv4-mapped addresses of
+ * IPv6 sockets (the kernel compares those). */
 int mm_sockdiag_bytecode(const struct mm_sockdiag_query *q, void *out, size_t out_len)
 {
     struct cond {
         int code;
         int port;
-    } conds[MM_SOCKDIAG_MAX_PORTS + 1];
+        const struct mm_cidr *net;
+    } conds[MM_SOCKDIAG_MAX_PORTS + 1 + MM_SOCKDIAG_MAX_NETS];
     size_t n = 0;
     for (size_t i = 0; i < q->n_local_ports && i < MM_SOCKDIAG_MAX_PORTS; i++)
-        conds[n++] = (struct cond){INET_DIAG_BC_S_COND, q->local_ports[i]};
+        conds[n++] = (struct cond){INET_DIAG_BC_S_COND, q->local_ports[i], NULL};
     if (q->remote_port)
-        conds[n++] = (struct cond){INET_DIAG_BC_D_COND, q->remote_port};
+        conds[n++] = (struct cond){INET_DIAG_BC_D_COND, q->remote_port, NULL};
+    for (size_t i = 0; i < q->n_remote_nets && i < MM_SOCKDIAG_MAX_NETS; i++)
+        conds[n++] = (struct cond){INET_DIAG_BC_D_COND, -1, &q->remote_nets[i]};
     if (n == 0)
         return 0;
 
-    const size_t clen = sizeof(struct inet_diag_bc_op) + sizeof(struct inet_diag_hostcond);
     const size_t jlen = sizeof(struct inet_diag_bc_op);
-    size_t total = n * clen + (n - 1) * jlen;
+    size_t total = 0, clen[MM_SOCKDIAG_MAX_PORTS + 1 + MM_SOCKDIAG_MAX_NETS];
+    for (size_t i = 0; i < n; i++) {
+        size_t alen = !conds[i].net ? 0 : conds[i].net->family == AF_INET ? 4 : 16;
+        clen[i] = sizeof(struct inet_diag_bc_op) + sizeof(struct inet_diag_hostcond) + alen;
+        total += clen[i] + (i + 1 < n ? jlen : 0);
+    }
     if (total > out_len || total > 0xffff)
         return -1;
 
     unsigned char *p = out;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        struct inet_diag_bc_op op = {(unsigned char)conds[i].code, (unsigned char)clen,
-                                     (unsigned short)(clen + jlen)};
+        struct inet_diag_bc_op op = {(unsigned char)conds[i].code, (unsigned char)clen[i],
+                                     (unsigned short)(clen[i] + jlen)};
         struct inet_diag_hostcond hc;
         memset(&hc, 0, sizeof(hc));
         hc.family = AF_UNSPEC;
         hc.prefix_len = 0;
         hc.port = conds[i].port;
+        size_t alen = 0;
+        unsigned char addr[16];
+        if (conds[i].net) {
+            const struct mm_cidr *c = conds[i].net;
+            hc.family = (unsigned char)c->family;
+            /* The kernel compares IPv4 as 4 bytes: the mapped form's tail. */
+            alen = c->family == AF_INET ? 4 : 16;
+            hc.prefix_len = (unsigned char)c->prefix;
+            memcpy(addr, c->family == AF_INET ? c->net.b + 12 : c->net.b, alen);
+        }
         memcpy(p + off, &op, sizeof(op));
         memcpy(p + off + sizeof(op), &hc, sizeof(hc));
-        off += clen;
+        if (alen)
+            memcpy(p + off + sizeof(op) + sizeof(hc), addr, alen);
+        off += clen[i];
         if (i + 1 < n) {
             struct inet_diag_bc_op jmp = {INET_DIAG_BC_JMP, (unsigned char)jlen,
                                           (unsigned short)(total - off)};
@@ -278,7 +302,8 @@ static int nl_walk(struct mm_sockdiag *d, const struct mm_sockdiag_query *q, int
         struct inet_diag_req legacy;
         struct inet_diag_req_v2 v2;
     } r;
-    unsigned char bc[(MM_SOCKDIAG_MAX_PORTS + 1) * 16];
+    /* port conditions: op + hostcond + jump = 16 bytes; networks up to 32 */
+    unsigned char bc[(MM_SOCKDIAG_MAX_PORTS + 1) * 16 + MM_SOCKDIAG_MAX_NETS * 32];
     unsigned char msg[NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(r)) + RTA_SPACE(sizeof(bc))];
     memset(&r, 0, sizeof(r));
 

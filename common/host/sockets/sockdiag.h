@@ -51,13 +51,17 @@ struct mm_sock {
 /* Called once per socket; a non-zero return stops the walk. */
 typedef int (*mm_sock_fn)(void *ctx, const struct mm_sock *s);
 
-/* Which sockets: local port in local_ports OR remote port == remote_port.
- * No ports at all means every socket (listening-port discovery). */
+/* Which sockets: local port in local_ports OR remote port == remote_port
+ * OR remote address in one of remote_nets. None of them means every socket
+ * (listening-port discovery). */
 #define MM_SOCKDIAG_MAX_PORTS 32
+#define MM_SOCKDIAG_MAX_NETS 64
 struct mm_sockdiag_query {
     uint16_t local_ports[MM_SOCKDIAG_MAX_PORTS];
     size_t n_local_ports;
     uint16_t remote_port; /* 0: none */
+    const struct mm_cidr *remote_nets; /* at most MM_SOCKDIAG_MAX_NETS are used */
+    size_t n_remote_nets;
     uint32_t states;      /* bit (1 << state); 0 means MM_TCP_ALL_STATES */
     int want_info;        /* ask for tcp_info (bytes) */
 };

@@ -24,8 +24,47 @@ int mm_peer_excluded(const struct mm_peer_filter *f, const struct mm_ip *ip)
 
 int mm_state_is_live(int state)
 {
-    return state > 0 && state < MM_TCP_STATE_END && state != MM_TCP_LISTEN &&
-           state != MM_TCP_TIME_WAIT && state != MM_TCP_CLOSE;
+    return state == MM_TCP_ESTABLISHED;
+}
+
+int mm_endpoint_match(const struct mm_endpoint *eps, size_t n, const struct mm_ip *addr, uint16_t port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (eps[i].port == port && (eps[i].any || memcmp(&eps[i].addr, addr, sizeof(*addr)) == 0))
+            return 1;
+    return 0;
+}
+
+static int is_loopback(const struct mm_ip *ip)
+{
+    static const uint8_t v6_loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return (mm_ip_is_v4(ip) && ip->b[12] == 127) || memcmp(ip->b, v6_loop, 16) == 0;
+}
+
+/* Upstream: a remote address in the networks, a remote port in the list
+ * (if any), and not a connection to the proxy itself or to its stats port. */
+static int is_upstream(const struct mm_socket_stats *st, const struct mm_sock *s)
+{
+    const struct mm_upstream_match *up = &st->up;
+    if (up->n_nets == 0)
+        return 0;
+    if (up->n_ports) {
+        size_t i = 0;
+        while (i < up->n_ports && up->ports[i] != s->dport)
+            i++;
+        if (i == up->n_ports)
+            return 0;
+    }
+    size_t i = 0;
+    while (i < up->n_nets && !mm_cidr_match(&up->nets[i], &s->dst))
+        i++;
+    if (i == up->n_nets)
+        return 0;
+    /* The agent's own scrapes, both ends (the server's TIME_WAIT too). */
+    if (up->stats_port && ((s->dport == up->stats_port && is_loopback(&s->dst)) ||
+                           (s->sport == up->stats_port && is_loopback(&s->src))))
+        return 0;
+    return !mm_endpoint_match(st->client, st->n_client, &s->dst, s->dport);
 }
 
 int mm_socket_stats_init(struct mm_socket_stats *st)
@@ -46,8 +85,8 @@ void mm_socket_stats_free(struct mm_socket_stats *st)
         mm_ipcount_free(&st->side[i].peers);
 }
 
-void mm_socket_stats_begin(struct mm_socket_stats *st, const uint16_t *client_ports,
-                           size_t n_client_ports, uint16_t upstream_port)
+void mm_socket_stats_begin(struct mm_socket_stats *st, const struct mm_endpoint *client,
+                           size_t n_client, const struct mm_upstream_match *up)
 {
     for (int i = 0; i < MM_SIDE_COUNT; i++) {
         struct mm_side_stats *s = &st->side[i];
@@ -56,24 +95,23 @@ void mm_socket_stats_begin(struct mm_socket_stats *st, const uint16_t *client_po
         s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
         mm_ipcount_clear(&s->peers);
     }
-    if (n_client_ports > MM_SOCKDIAG_MAX_PORTS)
-        n_client_ports = MM_SOCKDIAG_MAX_PORTS;
-    memcpy(st->client_ports, client_ports, n_client_ports * sizeof(*client_ports));
-    st->n_client_ports = n_client_ports;
-    st->upstream_port = upstream_port;
+    if (n_client > MM_SOCKDIAG_MAX_PORTS)
+        n_client = MM_SOCKDIAG_MAX_PORTS;
+    if (n_client)
+        memcpy(st->client, client, n_client * sizeof(*client));
+    st->n_client = n_client;
+    memset(&st->up, 0, sizeof(st->up));
+    if (up)
+        st->up = *up;
 }
 
 int mm_socket_stats_add(void *ctx, const struct mm_sock *s)
 {
     struct mm_socket_stats *st = ctx;
     struct mm_side_stats *side = NULL;
-    for (size_t i = 0; i < st->n_client_ports; i++) {
-        if (s->sport == st->client_ports[i]) {
-            side = &st->side[MM_SIDE_CLIENT];
-            break;
-        }
-    }
-    if (!side && st->upstream_port && s->dport == st->upstream_port)
+    if (mm_endpoint_match(st->client, st->n_client, &s->src, s->sport))
+        side = &st->side[MM_SIDE_CLIENT];
+    else if (is_upstream(st, s))
         side = &st->side[MM_SIDE_UPSTREAM];
     if (!side || s->state <= 0 || s->state >= MM_TCP_STATE_END)
         return 0;

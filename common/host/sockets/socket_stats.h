@@ -1,15 +1,19 @@
 /* socket_stats.h — what the socket table says about each side of the proxy.
  *
- * A socket belongs to the "client" side when its local port is one of the
- * client ports, else to the "upstream" side when its remote port is the
- * upstream port (Telegram's middle proxies). Per side: sockets per TCP state,
- * the byte counters summed over the open sockets, and connections per remote
- * IP (ipcount.h). Counting rules (docs/sockets.md):
- *   - the state counts include every socket on the port, excluded peers too;
+ * A socket belongs to the "client" side when its local address and port are
+ * one of the proxy's client endpoints (a listener on 0.0.0.0 or :: takes
+ * any local address), else to the "upstream" side when its remote address
+ * is in one of the upstream networks (Telegram's, by default) and, if ports
+ * are given, its remote port is one of them. A connection to one of the
+ * client endpoints or to the stats port on loopback is never upstream (a
+ * local client, the agent's own scrape). Per side: sockets per TCP state, the
+ * byte counters summed over the open sockets, and connections per remote IP
+ * (ipcount.h). Counting rules (docs/sockets.md):
+ *   - the state counts include every socket of the side, excluded peers too;
  *   - distinct IPs, connections per IP, the IPs over the limit and countries
- *     count "live" connections only (every state but LISTEN, TIME_WAIT and
- *     CLOSE) and, on the client side, only peers that are not excluded
- *     (loopback/private/link-local unless include_local, ignore networks). */
+ *     count ESTABLISHED connections only and, on the client side, only
+ *     peers that are not excluded (loopback/private/link-local unless
+ *     include_local, ignore networks). */
 #ifndef MM_SOCKET_STATS_H
 #define MM_SOCKET_STATS_H
 
@@ -30,8 +34,26 @@ struct mm_peer_filter {
     size_t n_ignore;
 };
 int mm_peer_excluded(const struct mm_peer_filter *f, const struct mm_ip *ip);
-/* Whether a socket in this state is a live connection of its peer. */
+/* Whether a socket in this state counts for its peer's per-IP figures:
+ * ESTABLISHED only (a FIN_WAIT2 socket may outlive a client long gone). */
 int mm_state_is_live(int state);
+
+/* Where the proxy accepts clients: a port on one local address, or on any
+ * (a listener on 0.0.0.0 or ::). */
+struct mm_endpoint {
+    struct mm_ip addr; /* IPv4 in mapped form */
+    int any;
+    uint16_t port;
+};
+
+/* What makes a socket upstream. */
+struct mm_upstream_match {
+    const struct mm_cidr *nets; /* remote networks */
+    size_t n_nets;
+    const uint16_t *ports; /* remote ports; none: any */
+    size_t n_ports;
+    uint16_t stats_port; /* loopback connections to it are the agent's own */
+};
 
 struct mm_side_stats {
     uint64_t states[MM_TCP_STATE_END]; /* index: enum mm_tcp_state */
@@ -43,16 +65,19 @@ struct mm_side_stats {
 
 struct mm_socket_stats {
     struct mm_side_stats side[MM_SIDE_COUNT];
-    uint16_t client_ports[MM_SOCKDIAG_MAX_PORTS];
-    size_t n_client_ports;
-    uint16_t upstream_port; /* 0: no upstream side */
+    struct mm_endpoint client[MM_SOCKDIAG_MAX_PORTS];
+    size_t n_client;
+    struct mm_upstream_match up; /* n_nets 0: no upstream side */
 };
 
 int mm_socket_stats_init(struct mm_socket_stats *st);
 void mm_socket_stats_free(struct mm_socket_stats *st);
-/* Starts a gather: zeroes the counts, keeps the buffers. */
-void mm_socket_stats_begin(struct mm_socket_stats *st, const uint16_t *client_ports,
-                           size_t n_client_ports, uint16_t upstream_port);
+/* Starts a gather: zeroes the counts, keeps the buffers. up (may be NULL:
+ * no upstream side) is used, not copied, until the gather ends. */
+void mm_socket_stats_begin(struct mm_socket_stats *st, const struct mm_endpoint *client,
+                           size_t n_client, const struct mm_upstream_match *up);
+/* Whether a socket's local end is one of the endpoints. */
+int mm_endpoint_match(const struct mm_endpoint *eps, size_t n, const struct mm_ip *addr, uint16_t port);
 /* An mm_sock_fn: ctx is the struct mm_socket_stats. */
 int mm_socket_stats_add(void *ctx, const struct mm_sock *s);
 

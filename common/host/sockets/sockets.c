@@ -12,10 +12,16 @@
 
 /* ---- configuration ---------------------------------------------------- */
 
+const char *const mm_telegram_networks[] = {
+    "91.105.192.0/23", "91.108.4.0/22",      "91.108.8.0/22",      "91.108.12.0/22",
+    "91.108.16.0/22",  "91.108.20.0/22",     "91.108.56.0/22",     "95.161.64.0/20",
+    "149.154.160.0/20", "185.76.151.0/24",   "2001:67c:4e8::/48",  "2001:b28:f23c::/48",
+    "2001:b28:f23d::/48", "2001:b28:f23f::/48", "2a0a:f280::/32",  NULL,
+};
+
 void mm_sockets_config_init(struct mm_sockets_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->upstream_port = MM_SOCKETS_DEFAULT_UPSTREAM_PORT;
     cfg->ips_over = MM_SOCKETS_DEFAULT_IPS_OVER;
     cfg->max_countries = MM_SOCKETS_DEFAULT_MAX_COUNTRIES;
 }
@@ -23,6 +29,7 @@ void mm_sockets_config_init(struct mm_sockets_config *cfg)
 void mm_sockets_config_free(struct mm_sockets_config *cfg)
 {
     free(cfg->ignore);
+    free(cfg->upstream_nets);
     free(cfg->geoip_path);
     free(cfg->state_file);
     mm_sockets_config_init(cfg);
@@ -58,6 +65,44 @@ int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr
     }
     cfg->ignore = grown;
     cfg->ignore[cfg->n_ignore++] = c;
+    return 0;
+}
+
+int mm_sockets_config_add_upstream_net(struct mm_sockets_config *cfg, const char *cidr, char *err,
+                                       size_t err_len)
+{
+    struct mm_cidr c;
+    if (mm_cidr_parse(cidr, &c, err, err_len) < 0)
+        return -1;
+    if (cfg->n_upstream_nets == MM_SOCKETS_MAX_UPSTREAM_NETS) {
+        snprintf(err, err_len, "more than %d upstream networks", MM_SOCKETS_MAX_UPSTREAM_NETS);
+        return -1;
+    }
+    struct mm_cidr *grown = realloc(cfg->upstream_nets, (cfg->n_upstream_nets + 1) * sizeof(*grown));
+    if (!grown) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    cfg->upstream_nets = grown;
+    cfg->upstream_nets[cfg->n_upstream_nets++] = c;
+    return 0;
+}
+
+int mm_sockets_config_add_upstream_port(struct mm_sockets_config *cfg, int port, char *err,
+                                        size_t err_len)
+{
+    if (port == 0) {
+        cfg->upstream_off = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < cfg->n_upstream_ports; i++)
+        if (cfg->upstream_ports[i] == port)
+            return 0;
+    if (cfg->n_upstream_ports == MM_SOCKETS_MAX_UPSTREAM_PORTS) {
+        snprintf(err, err_len, "more than %d upstream ports", MM_SOCKETS_MAX_UPSTREAM_PORTS);
+        return -1;
+    }
+    cfg->upstream_ports[cfg->n_upstream_ports++] = port;
     return 0;
 }
 
@@ -97,6 +142,11 @@ int mm_sockets_state_init(struct mm_sockets_state *st)
     }
     mm_countries_clear(&st->countries);
     mm_country_cache_init(&st->country_ids);
+    char err[128];
+    for (size_t i = 0; mm_telegram_networks[i] && i < MM_SOCKETS_MAX_UPSTREAM_NETS; i++)
+        if (mm_cidr_parse(mm_telegram_networks[i], &st->default_nets[st->n_default_nets], err,
+                          sizeof(err)) == 0)
+            st->n_default_nets++;
     return 0;
 }
 
@@ -116,49 +166,79 @@ void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, co
 
 /* ---- gather ----------------------------------------------------------- */
 
-static uint64_t pids_key(const int *pids, size_t n, int stats_port)
+static uint64_t pids_key(const struct mm_sockets_proxy *p)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n ^ ((uint64_t)(unsigned)stats_port << 32);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint64_t)(unsigned)pids[i]) * 1099511628211ULL;
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)p->n_pids ^ ((uint64_t)(unsigned)p->stats_port << 32);
+    for (size_t i = 0; i < p->n_pids; i++)
+        h = (h ^ (uint64_t)(unsigned)p->pids[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < p->n_cmdline_ports; i++)
+        h = (h ^ p->cmdline_ports[i] ^ 0x10000u) * 1099511628211ULL;
     return h;
 }
 
-/* The client ports of this gather: configured, or the ones the proxy's
- * processes listen on (looked up again only when the PID set changes or
- * nothing was found last time). */
-static size_t client_ports(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
-                           const int *pids, size_t n_pids, int stats_port, uint16_t *ports,
-                           const struct mm_logger *log)
+/* The client endpoints of this gather: the configured ports (any address),
+ * or the proxy's listeners — by its fd links, else by the ports its command
+ * line names (looked up again only when the PID set changes or nothing was
+ * found last time). */
+static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
+                               const struct mm_sockets_proxy *p, struct mm_endpoint *eps,
+                               const struct mm_logger *log)
 {
     if (cfg->n_client_ports > 0) {
         for (size_t i = 0; i < cfg->n_client_ports; i++)
-            ports[i] = (uint16_t)cfg->client_ports[i];
+            eps[i] = (struct mm_endpoint){.any = 1, .port = (uint16_t)cfg->client_ports[i]};
         return cfg->n_client_ports;
     }
-    if (n_pids == 0) {
+    if (p->n_pids == 0) {
         mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
                       "sockets: no client port configured and no proxy process known to take "
                       "the listening ports from; client connections are not reported");
         return 0;
     }
-    uint64_t key = pids_key(pids, n_pids, stats_port);
+    uint64_t key = pids_key(p);
+    int fd_err = 0;
     if (!st->have_found || st->pids_key != key || st->n_found == 0) {
-        int n = mm_listen_ports(&st->diag, pids, n_pids, stats_port, st->found_ports,
-                                MM_SOCKETS_MAX_CLIENT_PORTS, log);
+        int n = mm_listen_endpoints(&st->diag, p->pids, p->n_pids, p->stats_port, st->found,
+                                    MM_SOCKETS_MAX_CLIENT_PORTS, &fd_err, log);
+        st->found_by_cmdline = 0;
+        int several = 0;
+        if (n == 0 && fd_err && p->n_cmdline_ports > 0) {
+            /* A proxy that dropped its privileges: its fd directory is
+             * root's, its command line anyone's. */
+            n = mm_listen_endpoints_on(&st->diag, p->cmdline_ports, p->n_cmdline_ports,
+                                       p->stats_port, st->found, MM_SOCKETS_MAX_CLIENT_PORTS,
+                                       &several, log);
+            st->found_by_cmdline = n > 0;
+        }
         st->have_found = n >= 0;
         st->n_found = n > 0 ? (size_t)n : 0;
         st->pids_key = key;
+        if (several)
+            mm_log(log, MM_LOG_WARNING,
+                   "sockets: a client port named on the proxy's command line has listeners on "
+                   "several addresses and /proc/%d/fd is not readable to tell which are the proxy's: "
+                   "all are counted; run the agent as root or grant it CAP_DAC_READ_SEARCH",
+                   p->pids[0]);
     }
     if (st->n_found == 0) {
-        mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
-                      "sockets: the proxy's processes (pid %d and %zu more) listen on no TCP port "
-                      "besides the stats port; client connections are not reported",
-                      pids[0], n_pids - 1);
+        char why[96];
+        if (fd_err)
+            mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
+                          "sockets: cannot tell the proxy's client ports: /proc/%d/fd is not "
+                          "readable (%s) and its command line names no client port (-H) that is "
+                          "listened on; set ClientPort (--client-port), or run the agent as root or "
+                          "with CAP_DAC_READ_SEARCH; client connections are not reported",
+                          p->pids[0], strerror_r(fd_err, why, sizeof(why)));
+        else
+            mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
+                          "sockets: the proxy's processes (pid %d and %zu more) listen on no TCP "
+                          "port besides the stats port; set ClientPort (--client-port); client "
+                          "connections are not reported",
+                          p->pids[0], p->n_pids - 1);
         return 0;
     }
     mm_latch_ok(&st->ports_latch, log, "client port discovery");
-    memcpy(ports, st->found_ports, st->n_found * sizeof(*ports));
+    memcpy(eps, st->found, st->n_found * sizeof(*eps));
     return st->n_found;
 }
 
@@ -167,12 +247,11 @@ struct emitter {
     int failed;
 };
 
-static void emit(struct emitter *e, enum mm_group group, const char *name, uint64_t value,
+static void emit(struct emitter *e, enum mm_origin origin, const char *name, uint64_t value,
                  const char *label_key, const char *label_value)
 {
     int64_t v = value > INT64_MAX ? INT64_MAX : (int64_t)value;
-    struct mm_metric *m = mm_snapshot_add_int(e->out, group, MM_GAUGE, name, v);
-    if (!m || mm_metric_add_label(m, label_key, label_value) < 0)
+    if (!mm_snapshot_add_int(e->out, origin, MM_GAUGE, name, v, label_key, label_value))
         e->failed = 1;
 }
 
@@ -181,21 +260,21 @@ static void emit_side(struct emitter *e, const struct mm_side_stats *s, enum mm_
 {
     const char *name = mm_side_name(side);
     for (int state = 1; state < MM_TCP_STATE_END; state++)
-        emit(e, MM_GROUP_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
     if (side == MM_SIDE_CLIENT)
-        emit(e, MM_GROUP_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
     if (with_bytes) {
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
     }
 }
 
 static void emit_country(struct emitter *e, const struct mm_country *c)
 {
-    emit(e, MM_GROUP_COUNTRY, "connections", c->connections, "country", c->code);
-    emit(e, MM_GROUP_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "connections", c->connections, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
 }
 
 struct country_visit {
@@ -233,34 +312,51 @@ static int visit_socket(void *ctx, const struct mm_sock *s)
 {
     struct dump_visit *v = ctx;
     int rc = mm_socket_stats_add(v->stats, s);
-    if (mm_state_is_live(s->state))
-        for (size_t i = 0; i < v->stats->n_client_ports; i++)
-            if (s->sport == v->stats->client_ports[i]) {
-                mm_clients_socket(v->clients, s->cookie, s->inode);
-                break;
-            }
+    if (mm_state_is_live(s->state) &&
+        mm_endpoint_match(v->stats->client, v->stats->n_client, &s->src, s->sport))
+        mm_clients_socket(v->clients, s->cookie, s->inode);
     return rc;
 }
 
 int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
-                      const int *pids, size_t n_pids, int stats_port, struct mm_snapshot *out,
+                      const struct mm_sockets_proxy *proxy, struct mm_snapshot *out,
                       const struct mm_logger *log)
 {
-    uint16_t ports[MM_SOCKETS_MAX_CLIENT_PORTS];
-    size_t n_ports = client_ports(st, cfg, pids, n_pids, stats_port, ports, log);
-    uint16_t upstream = (uint16_t)(cfg->upstream_port > 0 && cfg->upstream_port <= 65535
-                                       ? cfg->upstream_port : 0);
-    if (n_ports == 0 && upstream == 0)
+    struct mm_sockets_proxy none = {0};
+    if (!proxy)
+        proxy = &none;
+    struct mm_endpoint eps[MM_SOCKETS_MAX_CLIENT_PORTS];
+    size_t n_eps = client_endpoints(st, cfg, proxy, eps, log);
+    uint16_t up_ports[MM_SOCKETS_MAX_UPSTREAM_PORTS];
+    for (size_t i = 0; i < cfg->n_upstream_ports; i++)
+        up_ports[i] = (uint16_t)cfg->upstream_ports[i];
+    struct mm_upstream_match up = {
+        cfg->n_upstream_nets ? cfg->upstream_nets : st->default_nets,
+        cfg->n_upstream_nets ? cfg->n_upstream_nets : st->n_default_nets,
+        up_ports, cfg->n_upstream_ports,
+        (uint16_t)(proxy->stats_port > 0 && proxy->stats_port <= 65535 ? proxy->stats_port : 0)};
+    int upstream = !cfg->upstream_off && up.n_nets > 0;
+    if (n_eps == 0 && !upstream)
         return 0;
 
+    /* The kernel filters by client port and upstream network; addresses of
+     * the client side and the upstream ports are checked per socket. */
     struct mm_sockdiag_query q;
     memset(&q, 0, sizeof(q));
-    memcpy(q.local_ports, ports, n_ports * sizeof(*ports));
-    q.n_local_ports = n_ports;
-    q.remote_port = upstream;
+    for (size_t i = 0; i < n_eps; i++) {
+        size_t k = 0;
+        while (k < q.n_local_ports && q.local_ports[k] != eps[i].port)
+            k++;
+        if (k == q.n_local_ports)
+            q.local_ports[q.n_local_ports++] = eps[i].port;
+    }
+    if (upstream) {
+        q.remote_nets = up.nets;
+        q.n_remote_nets = up.n_nets;
+    }
     q.want_info = 1;
-    mm_socket_stats_begin(&st->stats, ports, n_ports, upstream);
-    if (n_ports > 0) {
+    mm_socket_stats_begin(&st->stats, eps, n_eps, upstream ? &up : NULL);
+    if (n_eps > 0) {
         mm_clients_begin(&st->clients, log);
         if (!st->sized) { /* the last run's size, from the state file */
             mm_ipcount_reserve(&st->stats.side[MM_SIDE_CLIENT].peers, st->clients.last_ips);
@@ -269,12 +365,12 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
     }
     struct dump_visit dv = {&st->stats, &st->clients};
     int with_info = 0;
-    if (mm_sockdiag_dump(&st->diag, &q, n_ports > 0 ? visit_socket : mm_socket_stats_add,
-                         n_ports > 0 ? (void *)&dv : (void *)&st->stats, &with_info, log) < 0)
+    if (mm_sockdiag_dump(&st->diag, &q, n_eps > 0 ? visit_socket : mm_socket_stats_add,
+                         n_eps > 0 ? (void *)&dv : (void *)&st->stats, &with_info, log) < 0)
         return -1;
 
     struct emitter e = {out, 0};
-    if (n_ports > 0) {
+    if (n_eps > 0) {
         struct mm_peer_filter filter = {cfg->include_local, cfg->ignore, cfg->n_ignore};
         int countries = cfg->max_countries > 0 &&
                         mm_geoip_refresh(&st->geoip, cfg->geoip_path, log);

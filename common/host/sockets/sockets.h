@@ -4,13 +4,13 @@
  * The front fills an mm_sockets_config from its options (ClientPort /
  * --client-port ...), the instance keeps one mm_sockets_state, and every
  * interval mm_sockets_gather() appends metrics to the snapshot:
- *   group MM_GROUP_CONNECTIONS, label side = "client" | "upstream":
+ *   origin MM_ORIGIN_CONNECTIONS, label side = "client" | "upstream":
  *     established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close
  *     close_wait last_ack listen closing   sockets per TCP state
  *     unique_ips max_per_ip                per-IP figures (live connections)
  *     ips_over_limit                       client side only
  *     bytes_received bytes_acked           sums over open sockets (netlink only)
- *   group MM_GROUP_COUNTRY, label country = ISO code | "unknown" | "other":
+ *   origin MM_ORIGIN_COUNTRY, label country = ISO code | "unknown" | "other":
  *     connections unique_ips               client side, top max_countries
  * All are gauges (the byte sums too: they cover the sockets open now, so they
  * drop when connections close). docs/sockets.md has the details and the
@@ -33,14 +33,22 @@
 
 #define MM_SOCKETS_MAX_CLIENT_PORTS 16
 #define MM_SOCKETS_MAX_IGNORE 256
-#define MM_SOCKETS_DEFAULT_UPSTREAM_PORT 8888
+#define MM_SOCKETS_MAX_UPSTREAM_PORTS 16
+#define MM_SOCKETS_MAX_UPSTREAM_NETS MM_SOCKDIAG_MAX_NETS
 #define MM_SOCKETS_DEFAULT_IPS_OVER 16
 #define MM_SOCKETS_DEFAULT_MAX_COUNTRIES 50
 
 struct mm_sockets_config {
     int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* none: the proxy's listening ports */
     size_t n_client_ports;
-    int upstream_port;     /* 8888; 0 turns the upstream side off */
+    /* Upstream: connections to these networks (none configured: Telegram's
+     * published ones, mm_telegram_networks), optionally only to these remote
+     * ports; upstream_off (UpstreamPort 0) turns the side off. */
+    struct mm_cidr *upstream_nets;
+    size_t n_upstream_nets;
+    int upstream_ports[MM_SOCKETS_MAX_UPSTREAM_PORTS];
+    size_t n_upstream_ports;
+    int upstream_off;
     int ips_over;          /* ips_over_limit counts IPs with MORE than this; 16 */
     int include_local;     /* count loopback/private/link-local clients too; 0 */
     struct mm_cidr *ignore; /* client networks left out of the per-IP figures */
@@ -59,6 +67,15 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg);
 int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, char *err, size_t err_len);
 int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
                                  size_t err_len);
+int mm_sockets_config_add_upstream_net(struct mm_sockets_config *cfg, const char *cidr, char *err,
+                                       size_t err_len);
+/* 1..65535 narrows the upstream side to that remote port (repeatable); 0
+ * turns the upstream side off. */
+int mm_sockets_config_add_upstream_port(struct mm_sockets_config *cfg, int port, char *err,
+                                        size_t err_len);
+/* Telegram's published networks (core.telegram.org/resources/cidr.txt),
+ * NULL-terminated: the default upstream networks. */
+extern const char *const mm_telegram_networks[];
 int mm_sockets_config_set_geoip_path(struct mm_sockets_config *cfg, const char *path, char *err,
                                      size_t err_len);
 
@@ -72,11 +89,14 @@ struct mm_sockets_state {
     struct mm_clients clients; /* windows, churn, state file (clients.h) */
     struct mm_country_cache country_ids; /* countries of the map's addresses */
     int sized; /* the client map was sized from the state file */
-    /* client ports found from the PIDs, cached per PID set */
+    /* client endpoints found from the PIDs, cached per PID set */
     uint64_t pids_key;
-    uint16_t found_ports[MM_SOCKETS_MAX_CLIENT_PORTS];
+    struct mm_endpoint found[MM_SOCKETS_MAX_CLIENT_PORTS];
     size_t n_found;
     int have_found;
+    int found_by_cmdline; /* from the command line's ports (fd links unreadable) */
+    struct mm_cidr default_nets[MM_SOCKETS_MAX_UPSTREAM_NETS];
+    size_t n_default_nets;
     struct mm_error_latch ports_latch;
     struct mm_error_latch emit_latch;
     struct mm_error_latch overflow_latch;
@@ -90,13 +110,23 @@ void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, co
 /* Writes the state file a last time. */
 void mm_sockets_state_free(struct mm_sockets_state *st);
 
-/* One gather. pids: the proxy's master and workers (used only when no client
- * port is configured, to find the ports they listen on, leaving out
- * stats_port). Appends the metrics above to out. Returns 0, or -1 when the
- * socket table could not be read (logged once per distinct failure; nothing
- * was appended). */
+/* What the gather is told about the proxy (all optional). */
+struct mm_sockets_proxy {
+    const int *pids;         /* master first, then workers: whose listeners are the client side */
+    size_t n_pids;
+    int stats_port;          /* the URL's port: never a client port; loopback
+                                connections to it (the agent's scrapes) never upstream */
+    const uint16_t *cmdline_ports; /* client ports the master's command line names
+                                      (-H): used when /proc/PID/fd is unreadable */
+    size_t n_cmdline_ports;
+};
+
+/* One gather. Client endpoints: the configured ports (any address), else the
+ * proxy's listeners (address and port). Appends the metrics above to out.
+ * Returns 0, or -1 when the socket table could not be read (logged once per
+ * distinct failure; nothing was appended). */
 int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
-                      const int *pids, size_t n_pids, int stats_port, struct mm_snapshot *out,
+                      const struct mm_sockets_proxy *proxy, struct mm_snapshot *out,
                       const struct mm_logger *log);
 
 #endif

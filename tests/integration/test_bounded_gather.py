@@ -1,0 +1,100 @@
+"""Bounded work (issue 11): a gather of any body up to MaxBodySize ends within Timeout + 1 s.
+
+The worst bodies for the /stats parser, generated at 16 MiB and at the 64 MiB cap and served
+byte-exact by tests/stats_server.py: one distinct unknown key per line (each line used to search
+the snapshot before the unknown-key cap: 5.0 s at 16 MiB, 11.7 s at 64 MiB) and 16 values per
+unknown key (15 s at 16 MiB; its 8192 values also used to crowd `up` out of the snapshot's
+families). Each is gathered once through `mtproxy-telegraf --once --timeout 2s`
+with the body cap raised; the wall time of the whole run (start, fetch, parse, output, exit) must
+stay within Timeout + 1 s, and the page must still be read (up=1, every junk line counted)."""
+import os
+import re
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
+from harness import StatsServer  # noqa: E402
+from execd import run_once  # noqa: E402
+
+MIB = 1024 * 1024
+CAP = 64 * MIB          # the largest MaxBodySize the option table accepts
+TIMEOUT = 2.0
+BOUND = TIMEOUT + 1.0
+UNKNOWN_MAX = 512       # MM_STATS_UNKNOWN_MAX: values of unknown keys kept per gather
+SIXTEEN = b' '.join(b'%d' % k for k in range(16))
+
+# name: (line i, lines kept)
+BODIES = {
+    'distinct-keys': (lambda i: b'k%08d\t1\n' % i, UNKNOWN_MAX),
+    'sixteen-values': (lambda i: b'k%07d\t' % i + SIXTEEN + b'\n', UNKNOWN_MAX // 16),
+}
+
+
+def write_body(path, size, line):
+    """Lines line(0), line(1) ... up to size bytes; returns the number of lines."""
+    parts, n, i = [], 0, 0
+    while True:
+        text = line(i)
+        if n + len(text) > size:
+            break
+        parts.append(text)
+        n += len(text)
+        i += 1
+    with open(path, 'wb') as f:
+        f.write(b''.join(parts))
+    return i
+
+
+class BoundedGather(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix='mm-bounded-')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def gather(self, name, size):
+        path = os.path.join(self.tmp.name, '%s-%d.txt' % (name, size // MIB))
+        line, kept = BODIES[name]
+        lines = write_body(path, size, line)
+        try:
+            with StatsServer(static=True, fixture=path) as srv:
+                started = time.monotonic()
+                rc, out, err = run_once(['--url', srv.url, '--timeout', '%gs' % TIMEOUT,
+                                         '--max-body-size', str(CAP), '--collect-process=false',
+                                         '--collect-sockets=false'], timeout=60)
+                took = time.monotonic() - started
+        finally:
+            os.unlink(path)
+        text = '\n'.join(out)
+        self.assertEqual(rc, 0, err)
+        # the health values survive the page's flood of keys
+        self.assertTrue(re.search(r'\bup=1i\b', text), (err, text[-2000:]))
+        skipped = re.search(r'\bstats_lines_skipped=(\d+)i', text)
+        self.assertTrue(skipped, (err, text[-2000:]))
+        self.assertEqual(int(skipped.group(1)), lines - kept)
+        scrape = float(re.search(r'\bscrape_duration_seconds=([0-9.e-]+)', text).group(1))
+        sys.stdout.write('\n    %s %d MiB (%d lines): run %.2f s, scrape %.2f s (bound %.1f s) '
+                         % (name, size // MIB, lines, took, scrape, BOUND))
+        sys.stdout.flush()
+        self.assertLess(scrape, BOUND)
+        self.assertLess(took, BOUND)
+
+    def test_distinct_unknown_keys_16_mib(self):
+        self.gather('distinct-keys', 16 * MIB)
+
+    def test_distinct_unknown_keys_at_the_64_mib_cap(self):
+        self.gather('distinct-keys', CAP)
+
+    def test_sixteen_values_per_key_16_mib(self):
+        self.gather('sixteen-values', 16 * MIB)
+
+    def test_sixteen_values_per_key_at_the_64_mib_cap(self):
+        self.gather('sixteen-values', CAP)
+
+
+if __name__ == '__main__':
+    unittest.main()
