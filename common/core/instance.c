@@ -253,7 +253,7 @@ static const struct mm_source_ops *pick_source(struct mm_instance *inst, char *e
     inst->source_state = NULL;
     inst->source_state_ready = false;
     inst->source = ops;
-    struct mm_source_config cfg = { 0 };
+    struct mm_source_config cfg = { .max_secrets = inst->cfg.max_secrets };
     if (ops->init(&inst->source_state, &cfg, err, err_len) != 0)
         return NULL;
     inst->source_state_ready = true;
@@ -304,6 +304,8 @@ static int gather_page(struct mm_instance *inst, char *down_reason, size_t reaso
         return 0;
     }
     mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
+    if (inst->facts.implementation[0])
+        mm_snapshot_add_text(&inst->snap, MM_ORIGIN_HEALTH, "implementation", inst->facts.implementation);
     if (res.skipped)
         mm_latch_fail(&inst->parse_latch, &inst->log, MM_LOG_WARNING,
                       "%s: skipped %u malformed line(s), first: %s", url, res.skipped, res.first_error);
