@@ -266,8 +266,8 @@ static void identifiers_from_labels(void)
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_COUNTRY, MM_GAUGE, "connections", 12, "country", "DE");
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_COUNTRY, MM_GAUGE, "unique_ips", 6, "country", "DE");
     /* labels the template does not name follow in key order; '/' cannot be in an identifier */
-    mm_snapshot_add_int(&inst.snap, MM_ORIGIN_CLIENTS, MM_COUNTER, "lifetime_seconds_bucket", 8, "le", "60");
-    mm_snapshot_add_int(&inst.snap, MM_ORIGIN_SUMMARY, MM_GAUGE, "clients", 5, "secret", "a/b");
+    mm_snapshot_add_int(&inst.snap, MM_ORIGIN_CLIENTS, MM_COUNTER, "test_bucket", 8, "le", "60");
+    mm_snapshot_add_int(&inst.snap, MM_ORIGIN_SUMMARY, MM_GAUGE, "test_gauge", 5, "secret", "a/b");
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "established", 1); /* no side */
     plugin_dispatch_snapshot(&inst);
     CHECK(gauge("tcp_connections", "client-TIME_WAIT") == 4);
@@ -276,8 +276,8 @@ static void identifiers_from_labels(void)
     CHECK(gauge("gauge", "client-new_figure") == 3);
     CHECK(gauge("tcp_connections", "country-DE") == 12);
     CHECK(gauge("gauge", "country-DE-unique_ips") == 6);
-    CHECK_INT_EQ(derive("derive", "clients-lifetime_seconds_bucket-60"), 8);
-    CHECK(gauge("gauge", "summary-clients-a_b") == 5);
+    CHECK_INT_EQ(derive("derive", "clients-test_bucket-60"), 8);
+    CHECK(gauge("gauge", "summary-test_gauge-a_b") == 5);
     CHECK_INT_EQ(n_seen, 8);
     teardown();
 }
