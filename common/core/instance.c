@@ -71,7 +71,8 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
              copy_string(&dst->process.pidfile, src->process.pidfile) |
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
-             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path);
+             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
+             copy_string(&dst->sockets.state_file, src->sockets.state_file);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -181,6 +182,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         }
         inst->sockets_ready = true;
+        mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
     return 0;
 }
@@ -253,7 +255,7 @@ static const struct mm_source_ops *pick_source(struct mm_instance *inst, char *e
     inst->source_state = NULL;
     inst->source_state_ready = false;
     inst->source = ops;
-    struct mm_source_config cfg = { 0 };
+    struct mm_source_config cfg = { .max_secrets = inst->cfg.max_secrets };
     if (ops->init(&inst->source_state, &cfg, err, err_len) != 0)
         return NULL;
     inst->source_state_ready = true;
@@ -304,6 +306,8 @@ static int gather_page(struct mm_instance *inst, char *down_reason, size_t reaso
         return 0;
     }
     mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
+    if (inst->facts.implementation[0])
+        mm_snapshot_add_text(&inst->snap, MM_ORIGIN_HEALTH, "implementation", inst->facts.implementation);
     if (res.skipped)
         mm_latch_fail(&inst->parse_latch, &inst->log, MM_LOG_WARNING,
                       "%s: skipped %u malformed line(s), first: %s", url, res.skipped, res.first_error);
