@@ -63,6 +63,18 @@ void mm_events_update(struct mm_events_state *st, struct mm_events *out, int up,
                 st->last_config_id, facts->config_id);
         snprintf(st->last_config_id, sizeof(st->last_config_id), "%s", facts->config_id);
     }
+
+    /* Which implementation wrote the page: a text, so in collectd it is this
+     * notification (once at the first page, then on a change). */
+    if (up && facts->implementation[0] && strcmp(facts->implementation, st->last_implementation) != 0) {
+        if (st->last_implementation[0])
+            add(out, MM_EVENT_IMPLEMENTATION, MM_SEVERITY_WARNING, "implementation",
+                "page now written by %s (was %s)", facts->implementation, st->last_implementation);
+        else
+            add(out, MM_EVENT_IMPLEMENTATION, MM_SEVERITY_OKAY, "implementation", "page written by %s",
+                facts->implementation);
+        snprintf(st->last_implementation, sizeof(st->last_implementation), "%s", facts->implementation);
+    }
 }
 
 const struct mm_event *mm_events_find(const struct mm_events *ev, enum mm_event_kind kind)

@@ -14,11 +14,11 @@
 
 #include "sources/source.h"
 
-enum mm_event_kind { MM_EVENT_DOWN, MM_EVENT_UP, MM_EVENT_RESTART, MM_EVENT_RELOAD };
+enum mm_event_kind { MM_EVENT_DOWN, MM_EVENT_UP, MM_EVENT_RESTART, MM_EVENT_RELOAD, MM_EVENT_IMPLEMENTATION };
 enum mm_event_severity { MM_SEVERITY_FAILURE, MM_SEVERITY_WARNING, MM_SEVERITY_OKAY };
 
 #define MM_EVENT_MESSAGE_MAX 400
-#define MM_EVENTS_MAX 4 /* at most one of each kind per gather */
+#define MM_EVENTS_MAX 5 /* at most one of each kind per gather */
 
 struct mm_event {
     enum mm_event_kind kind;
@@ -37,6 +37,7 @@ struct mm_events_state {
     int last_up; /* -1 before the first gather */
     int64_t last_start_time;
     char last_config_id[MM_FACT_TEXT_MAX];
+    char last_implementation[32]; /* which implementation wrote the page */
     int64_t last_master_restarts; /* -1: not known yet */
     int last_master_pid;
 };

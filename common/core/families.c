@@ -23,6 +23,8 @@ const struct mm_origin_desc *mm_origin_desc(enum mm_origin origin)
 #define P MM_ORIGIN_PROCESS
 #define C MM_ORIGIN_CONNECTIONS
 #define K MM_ORIGIN_COUNTRY
+#define L MM_ORIGIN_CLIENTS
+#define S MM_ORIGIN_SUMMARY
 #define STATE(n) { C, n, MM_GAUGE, MM_INT, { "tcp_connections", "{side}-{NAME}", NULL, 0, 0, false, false, 0 } }
 
 /* Process types are those of collectd's processes plugin (types.db). */
@@ -31,6 +33,8 @@ static const struct mm_family_desc descs[] = {
     { H, "scrape_duration_seconds", MM_GAUGE, MM_DOUBLE, { 0 } },
     { H, "scrape_errors", MM_COUNTER, MM_INT, { 0 } },
     { H, "stats_lines_skipped", MM_GAUGE, MM_INT, { 0 } },
+    /* which implementation wrote the page (Source auto tells them apart) */
+    { H, "implementation", MM_TEXT, MM_STRING, { NULL, NULL, NULL, 0, 0, false, true, 0 } },
 
     { P, "processes", MM_GAUGE, MM_INT, { "ps_count", "{role}", "processes", 0, 2, false, false, 0 } },
     { P, "num_threads", MM_GAUGE, MM_INT, { "ps_count", "{role}", "threads", 1, 2, false, false, 0 } },
@@ -78,6 +82,35 @@ static const struct mm_family_desc descs[] = {
 
     { K, "connections", MM_GAUGE, MM_INT, { "tcp_connections", "country-{country}", NULL, 0, 0, false, false, 0 } },
     { K, "unique_ips", MM_GAUGE, MM_INT, { 0 } },
+    { K, "distinct_ips_24h", MM_GAUGE, MM_INT, { 0 } },
+
+    /* clients over time (host/sockets/clients.h): gauge-clients-distinct_ips_1h,
+     * derive-clients-connections_opened, the lifetime histogram as cumulative
+     * DERIVE counts derive-clients-lifetime_le_<le> (le_+Inf last) */
+    { L, "distinct_ips_1h", MM_GAUGE, MM_INT, { 0 } },
+    { L, "distinct_ips_24h", MM_GAUGE, MM_INT, { 0 } },
+    { L, "distinct_ips_7d", MM_GAUGE, MM_INT, { 0 } },
+    { L, "connections_opened", MM_COUNTER, MM_INT, { 0 } },
+    { L, "lifetime_seconds_bucket", MM_COUNTER, MM_INT,
+      { "derive", "clients-lifetime_le_{le}", NULL, 0, 0, true, false, 0 } },
+    { L, "lifetime_seconds_sum", MM_COUNTER, MM_DOUBLE,
+      { "derive", "clients-lifetime_sum", NULL, 0, 0, true, false, 0 } },
+    { L, "lifetime_seconds_count", MM_COUNTER, MM_INT,
+      { "derive", "clients-lifetime_count", NULL, 0, 0, true, false, 0 } },
+
+    /* The summary family, one vocabulary across implementations
+     * (sources/summary.h, docs/implementations.md): collectd
+     * mtproxy-<instance>/<type>-summary-<field>[-<secret>]. */
+    { S, "clients", MM_GAUGE, MM_INT, { "current_connections", NULL, NULL, 0, 0, false, false, 0 } },
+    { S, "connections_accepted", MM_COUNTER, MM_INT, { "total_connections", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "bytes_from_clients", MM_COUNTER, MM_INT, { "total_bytes", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "bytes_to_clients", MM_COUNTER, MM_INT, { "total_bytes", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "bytes_to_telegram", MM_COUNTER, MM_INT, { "total_bytes", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "bytes_from_telegram", MM_COUNTER, MM_INT, { "total_bytes", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "handshake_failures", MM_COUNTER, MM_INT, { "errors", NULL, NULL, 0, 0, true, false, 0 } },
+    { S, "unique_ips", MM_GAUGE, MM_INT, { "count", NULL, NULL, 0, 0, false, false, 0 } },
+    { S, "upstream_ready", MM_GAUGE, MM_INT, { "count", NULL, NULL, 0, 0, false, false, 0 } },
+    { S, "uptime_seconds", MM_GAUGE, MM_DOUBLE, { "uptime", NULL, NULL, 0, 0, false, false, 0 } },
 };
 
 #define DESC_COUNT (sizeof(descs) / sizeof(descs[0]))

@@ -36,6 +36,7 @@ struct mm_instance_config {
     char *user;
     char *password;
     char *source; /* a source's name (sources/source.h); NULL or "auto": detected from the body */
+    unsigned max_secrets; /* MaxSecrets: per-secret series kept, the rest summed as "other"; 0 = 64 */
     int password_from; /* enum mm_password_source: which option gave it */
     struct mm_process_config process; /* finding the proxy's processes */
     bool collect_process;             /* CollectProcess / --collect-process */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sources/implementations.h"
 #include "sources/stats_parser.h"
+#include "sources/summary.h"
 
 /* A body starting with "key<TAB>" (or a section marker) is probably ours; the
  * keys only the official page prints make it certain. */
@@ -57,6 +59,9 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
     copy_text(facts->config_id, sizeof(facts->config_id), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "config_md5"));
     copy_text(facts->version, sizeof(facts->version), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "version"));
     snprintf(facts->implementation, sizeof(facts->implementation), "mtproxy");
+    struct mm_summary_result sres;
+    mm_summary_fill(snap, mm_impl_mtproxy_stats.rules, mm_impl_mtproxy_stats.n_rules, NULL, &sres);
+    res->metrics += sres.fields;
     return 0;
 }
 

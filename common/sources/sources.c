@@ -5,9 +5,19 @@
 #include <string.h>
 
 #include "sources/mtproxy_stats.h"
+#include "sources/prometheus_source.h"
+#include "sources/teleproxy_stats.h"
 
 static const struct mm_source_ops *const sources[] = {
     &mm_source_mtproxy_stats,
+    &mm_source_teleproxy_stats,
+    &mm_source_prometheus,
+    /* one implementation's Prometheus page, never auto-detected */
+    &mm_source_prometheus_teleproxy,
+    &mm_source_prometheus_mtg,
+    &mm_source_prometheus_telemt,
+    &mm_source_prometheus_mtprotoproxy,
+    &mm_source_prometheus_mtproto_zig,
 };
 
 #define SOURCE_COUNT (sizeof(sources) / sizeof(sources[0]))

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/number.h"
+#include "sources/parse_note.h"
 #include "sources/stats_fields.h"
 
 struct parse_ctx {
@@ -22,6 +23,8 @@ struct parse_ctx {
     unsigned char seen[256]; /* known keys already parsed, by table index */
     unsigned unknown_values; /* metrics made of unknown keys, capped */
     unsigned line_no;
+    mm_stats_key_hook hook;
+    void *hook_ctx;
 };
 
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,15 +32,10 @@ static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...)
 {
     ctx->result->skipped++;
-    if (ctx->result->first_error[0])
-        return;
-    char reason[120];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(ctx->result->first_error, sizeof(ctx->result->first_error), ctx->line_no, fmt, ap);
     va_end(ap);
-    snprintf(ctx->result->first_error, sizeof(ctx->result->first_error), "line %u: %s",
-             ctx->line_no, reason);
 }
 
 static bool valid_key(const char *key, size_t len)
@@ -124,7 +122,7 @@ static bool valid_text(const char *s)
 /* The page's "PID" ("[ip:port:pid:start]") beside its integer "pid": field
  * keys differing only in case on one line-protocol point confuse every
  * query, so it is reported as process_id (MTProxy's struct process_id). */
-static const char *metric_name(const char *key)
+const char *mm_stats_metric_name(const char *key)
 {
     return strcmp(key, "PID") == 0 ? "process_id" : key;
 }
@@ -136,7 +134,7 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
         }
-        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, metric_name(f->key), value)) {
+        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, mm_stats_metric_name(f->key), value)) {
             skip_line(ctx, "out of memory");
             return;
         }
@@ -284,6 +282,18 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
     value[len - key_len - 1] = '\0';
 
     const struct mm_stats_field *f = mm_stats_field_find(key);
+    if (!f && ctx->hook) {
+        int taken = ctx->hook(ctx->hook_ctx, key, value);
+        if (taken > 0) {
+            ctx->result->keys++;
+            ctx->result->metrics++;
+            return;
+        }
+        if (taken < 0) {
+            skip_line(ctx, "%s: malformed or duplicate", key);
+            return;
+        }
+    }
     if (!f) {
         parse_unknown(ctx, key, value);
         return;
@@ -300,7 +310,13 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
                    struct mm_parse_result *result)
 {
-    struct parse_ctx ctx = { .snap = snap, .result = result };
+    return mm_stats_parse_hooked(body, len, snap, result, NULL, NULL);
+}
+
+int mm_stats_parse_hooked(const char *body, size_t len, struct mm_snapshot *snap,
+                          struct mm_parse_result *result, mm_stats_key_hook hook, void *hook_ctx)
+{
+    struct parse_ctx ctx = { .snap = snap, .result = result, .hook = hook, .hook_ctx = hook_ctx };
     memset(result, 0, sizeof(*result));
 
     const char *p = body, *end = body + len;

@@ -186,6 +186,9 @@ def build():
                 'delay': '0', 'preprocessing': [{'type': 'JSONPATH', 'parameters': [rows]}],
                 'master_item': {'key': MASTER_KEY},
                 'lld_macro_paths': [{'lld_macro': macro, 'path': '$.labels.' + label}],
+                # a row without the label (the summary's instance row has no secret) is ignored:
+                # Zabbix drops an entity whose filter macro is missing
+                'filter': {'conditions': [{'macro': macro, 'value': '.+', 'formulaid': 'A'}]},
                 'item_prototypes': []}
         for pkey, pname, pmetric, vtype, units in protos:
             proto = {'uuid': uid('prototype', pkey), 'name': 'MTProxy {$MTPROXY.INSTANCE}: ' + pname,

@@ -171,7 +171,8 @@ class TelegrafModes(unittest.TestCase):
         self.assertEqual(by_name[('mtproxy', 'up')]['value'], 1)
         for m in doc['metrics']:
             self.assertEqual(set(m), {'measurement', 'name', 'kind', 'type', 'value', 'labels'})
-            self.assertIn(m['measurement'], ('mtproxy', 'mtproxy_stats', 'mtproxy_process', 'mtproxy_connections', 'mtproxy_country'))
+            self.assertIn(m['measurement'], ('mtproxy', 'mtproxy_stats', 'mtproxy_summary', 'mtproxy_process', 'mtproxy_connections',
+                                              'mtproxy_country'))
 
     def test_json_once_matches_the_fixture_and_the_line_protocol(self):
         rc, out, err = run_once(['--url', self.srv.url, '--format', 'json'])

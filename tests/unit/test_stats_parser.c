@@ -222,6 +222,20 @@ static void unknown_values_are_capped(void)
     free(body);
 }
 
+/* The first problem quotes the page; control bytes never reach a log. */
+static void first_error_carries_no_control_bytes(void)
+{
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str("uptime\t12\x1b[31m\nworkers\t\x07\npid\t5\n", &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 2);
+    CHECK(strncmp(res.first_error, "line 1: uptime: '12?[31m'", 25) == 0);
+    for (const char *p = res.first_error; *p; p++)
+        CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    mm_snapshot_free(&snap);
+}
+
 static void truncated_last_line_is_skipped(void)
 {
     struct mm_snapshot snap;
@@ -368,6 +382,7 @@ int main(void)
     TEST(crlf_line_ends);
     TEST(unknown_future_keys_are_kept);
     TEST(unknown_values_are_capped);
+    TEST(first_error_carries_no_control_bytes);
     TEST(truncated_last_line_is_skipped);
     TEST(not_a_stats_page);
     TEST(binary_junk_never_yields_numbers);
