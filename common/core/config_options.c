@@ -92,18 +92,6 @@ static int store_string(char **dst, const struct mm_option_value *v, char *err, 
     return 0;
 }
 
-/* A file name or a pattern: empty is a mistake (an unset variable in a
- * template), never "off". */
-static int store_nonempty(char **dst, const struct mm_option_value *v, const char *what, char *err,
-                          size_t err_len)
-{
-    if (v->kind == MM_VALUE_TEXT && !*v->text) {
-        snprintf(err, err_len, "expects %s, got an empty string", what);
-        return -1;
-    }
-    return store_string(dst, v, err, err_len);
-}
-
 /* ---- setters, one per option; whole numbers and durations arrive
  * converted and range-checked by mm_option_apply ---- */
 
@@ -155,7 +143,7 @@ static int set_verify_host(struct mm_instance_config *c, const struct mm_option_
 
 static int set_ca_cert(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->ca_cert, v, "a CA certificate file", err, n);
+    return store_string(&c->ca_cert, v, err, n);
 }
 
 static int set_user(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -187,18 +175,11 @@ static int set_password_file(struct mm_instance_config *c, const struct mm_optio
 
 static int set_pidfile(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    return store_nonempty(&c->process.pidfile, v, "the path of a file holding the master's PID", err, n);
+    return store_string(&c->process.pidfile, v, err, n);
 }
 
 static int set_process_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    const char *text;
-    if (value_text(v, &text, err, n) != 0)
-        return -1;
-    if (!*text || strlen(text) > 15) {
-        snprintf(err, n, "expects a process name of 1 to 15 characters (as in /proc/PID/comm)");
-        return -1;
-    }
     return store_string(&c->process.process_match_name, v, err, n);
 }
 
@@ -217,7 +198,7 @@ static int set_process_match(struct mm_instance_config *c, const struct mm_optio
         return -1;
     }
     regfree(&re);
-    return store_nonempty(&c->process.process_match_regex, v, "an extended regular expression", err, n);
+    return store_string(&c->process.process_match_regex, v, err, n);
 }
 
 static int set_collect_process(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -309,7 +290,7 @@ static const struct mm_option options[] = {
       set_verify_peer },
     { "VerifyHost", "verify-host", MM_OPT_BOOL, false, "true", "verify the TLS host name", 0, 0,
       set_verify_host },
-    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 0, 0,
+    { "CACert", "ca-cert", MM_OPT_STRING, false, "system store", "CA certificate file for https", 1, 0,
       set_ca_cert },
     { "User", "user", MM_OPT_STRING, false, "none", "HTTP basic-auth user", 0, 0, set_user },
     { "Password", "password", MM_OPT_STRING, false, "none",
@@ -320,11 +301,12 @@ static const struct mm_option options[] = {
     { "CollectProcess", "collect-process", MM_OPT_BOOL, false, "true",
       "report the proxy's processes (CPU, memory, descriptors, I/O) from /proc", 0, 0, set_collect_process },
     { "PidFile", "pidfile", MM_OPT_STRING, false, "none",
-      "file with the master's PID, used when the stats page gives none", 0, 0, set_pidfile },
+      "file with the master's PID, used when the stats page gives none", 1, 0, set_pidfile },
     { "ProcessName", "process-name", MM_OPT_STRING, false, "mtproto-proxy",
-      "process name (/proc/PID/comm) that finds the master without a PID", 0, 0, set_process_name },
+      "process name (/proc/PID/comm) that finds the master without a PID", 1, 15 /* TASK_COMM_LEN - 1 */,
+      set_process_name },
     { "ProcessMatch", "process-match", MM_OPT_STRING, false, "none",
-      "extended regex on the command line that finds the master (with ProcessName both must match)", 0, 0,
+      "extended regex on the command line that finds the master (with ProcessName both must match)", 1, 0,
       set_process_match },
     { "CollectSockets", "collect-sockets", MM_OPT_BOOL, false, "true",
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
@@ -343,7 +325,7 @@ static const struct mm_option options[] = {
     { "IgnoreNetwork", "ignore-network", MM_OPT_STRING, true, "none",
       "a client network (CIDR, IPv4 or IPv6) left out of distinct IPs and countries", 0, 0, set_ignore_network },
     { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
-      "MaxMind DB file for connections per country", 0, 0, set_geoip },
+      "MaxMind DB file for connections per country", 1, 0, set_geoip },
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
       "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
       set_max_countries },
@@ -385,6 +367,18 @@ bool mm_option_is_secret(const struct mm_option *opt)
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,
                     const struct mm_option_value *value, char *err, size_t err_len)
 {
+    if (opt->type == MM_OPT_STRING && value->kind == MM_VALUE_TEXT) {
+        /* an empty path or pattern is a mistake (an unset variable in a
+         * template), never "off" */
+        size_t len = strlen(value->text);
+        if (len < (size_t)opt->min || (opt->max > 0 && len > (size_t)opt->max)) {
+            if (opt->max > 0)
+                snprintf(err, err_len, "expects %g to %g characters, got %zu", opt->min, opt->max, len);
+            else
+                snprintf(err, err_len, "expects a non-empty string");
+            return -1;
+        }
+    }
     if (opt->type != MM_OPT_INT && opt->type != MM_OPT_DURATION)
         return opt->set(cfg, value, err, err_len);
     struct mm_option_value number = { .kind = MM_VALUE_NUMBER };

@@ -39,8 +39,9 @@ struct mm_option {
     bool repeatable;
     const char *default_text; /* for --help and the docs */
     const char *help;
-    /* The only place an option's range is written: MM_OPT_INT bounds, or
-     * MM_OPT_DURATION bounds in seconds. */
+    /* The only place an option's range is written: MM_OPT_INT bounds,
+     * MM_OPT_DURATION bounds in seconds, MM_OPT_STRING length bounds in bytes
+     * (max 0: no upper bound; min 1: not empty). */
     double min, max;
     /* Stores the value (MM_OPT_INT and MM_OPT_DURATION as .number, already
      * converted and in range); returns 0, or -1 with the reason in err. */

@@ -42,6 +42,17 @@ const char *mm_scan_u64(const char *s, const char *end, uint64_t *out)
     return p;
 }
 
+int mm_hex_digit(char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 const char *mm_scan_decimal(const char *s, double *out)
 {
     const char *p = s;

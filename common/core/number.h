@@ -18,6 +18,9 @@
  * is no digit or the value does not fit 64 bits. */
 const char *mm_scan_u64(const char *s, const char *end, uint64_t *out);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int mm_hex_digit(char c);
+
 /* Scans [-]digits[.digits] (".5" and "5." too) at s. Returns the first byte
  * after it, or NULL when there is no digit or the value is not finite. */
 const char *mm_scan_decimal(const char *s, double *out);

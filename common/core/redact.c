@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number.h"
+
 void mm_redactor_init(struct mm_redactor *r)
 {
     memset(r, 0, sizeof(*r));
@@ -42,17 +44,6 @@ static int add(struct mm_redactor *r, const char *text, size_t len)
     return 0;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* text[0..len) and, when it holds %XX escapes, its decoded form. */
 static int add_with_decoded(struct mm_redactor *r, const char *text, size_t len)
 {
@@ -66,8 +57,8 @@ static int add_with_decoded(struct mm_redactor *r, const char *text, size_t len)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (text[i] == '%' && i + 2 < len && (hi = hex(text[i + 1])) >= 0 &&
-            (lo = hex(text[i + 2])) >= 0 && (hi | lo) != 0) {
+        if (text[i] == '%' && i + 2 < len && (hi = mm_hex_digit(text[i + 1])) >= 0 &&
+            (lo = mm_hex_digit(text[i + 2])) >= 0 && (hi | lo) != 0) {
             dec[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hash.h"
 #include "core/number.h"
 
 #define ARENA_BLOCK (64 * 1024)
@@ -99,31 +100,6 @@ static char *arena_strndup(struct mm_prom_page *page, const char *s, size_t len)
 }
 
 /* ---- hashing -------------------------------------------------------------------------- */
-
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t hash_finish(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t c = 16;
-    while (c < n)
-        c <<= 1;
-    return c;
-}
 
 /* ---- parse context -------------------------------------------------------------------- */
 
@@ -240,7 +216,7 @@ static bool valid_utf8(const unsigned char *s, size_t len)
 static bool ensure_tables(struct ctx *c)
 {
     struct mm_prom_page *page = c->page;
-    size_t fcap = pow2_at_least((size_t)c->lim->families_max * 2 + 2);
+    size_t fcap = mm_pow2_at_least((size_t)c->lim->families_max * 2 + 2, 16);
     if (page->family_index_cap < fcap) {
         unsigned *t = realloc(page->family_index, fcap * sizeof(*t));
         if (!t)
@@ -248,7 +224,7 @@ static bool ensure_tables(struct ctx *c)
         page->family_index = t;
         page->family_index_cap = fcap;
     }
-    size_t scap = pow2_at_least((size_t)c->lim->series_max * 2 + 2);
+    size_t scap = mm_pow2_at_least((size_t)c->lim->series_max * 2 + 2, 16);
     if (page->series_index_cap < scap) {
         unsigned *t = realloc(page->series_index, scap * sizeof(*t));
         if (!t)
@@ -266,7 +242,7 @@ static long family_lookup(struct ctx *c, const char *name, size_t len, size_t *s
 {
     struct mm_prom_page *page = c->page;
     size_t mask = page->family_index_cap - 1;
-    size_t h = (size_t)hash_finish(hash_bytes(c->seed, name, len)) & mask;
+    size_t h = (size_t)mm_hash_mix(mm_hash_bytes(c->seed, name, len)) & mask;
     for (;; h = (h + 1) & mask) {
         unsigned v = page->family_index[h];
         if (v == 0) {
@@ -579,14 +555,14 @@ static int parse_labels(struct ctx *c, const char *s, size_t len, size_t *pos, s
 
 static uint64_t series_hash(struct ctx *c, const char *name, size_t len, const struct line_label *l, int n)
 {
-    uint64_t h = hash_bytes(c->seed, name, len);
+    uint64_t h = mm_hash_bytes(c->seed, name, len);
     for (int k = 0; k < n; k++) {
-        h = hash_bytes(h, "\xff", 1);
-        h = hash_bytes(h, l[k].name, l[k].name_len);
-        h = hash_bytes(h, "\xfe", 1);
-        h = hash_bytes(h, l[k].value, l[k].value_len);
+        h = mm_hash_bytes(h, "\xff", 1);
+        h = mm_hash_bytes(h, l[k].name, l[k].name_len);
+        h = mm_hash_bytes(h, "\xfe", 1);
+        h = mm_hash_bytes(h, l[k].value, l[k].value_len);
     }
-    return hash_finish(h);
+    return mm_hash_mix(h);
 }
 
 static bool same_series(const struct mm_prom_page *page, const struct mm_prom_sample *s, const char *name,

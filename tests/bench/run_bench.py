@@ -24,7 +24,12 @@ the whole process tree, from wait4 in build/tools/bench_exec); RSS is the
 peak. Commands pay ~1 ms of fork/exec that the in-process tools do not. Results go to stdout (a table and
 the targets at 100k) and to build/bench/sockets.json.
 
-    run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 6] [--runs 5]
+Before the sockets, the process gather (issue 13): build/tools/proc_gather_bench repeats
+mm_process_gather() against a fake_mtproxy tree of a master and 8 workers with 25 threads each (like
+MTProxy -M 8), the master found by its name (then kept) and by the stats page's pid; target: at most
+0.3 ms CPU per gather. Results in build/bench/process.json.
+
+    run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 6] [--runs 5] [--only process|sockets]
 """
 import argparse
 import json
@@ -239,12 +244,53 @@ def ratio(a, b):
     return round(a / b, 2) if b else None
 
 
+def bench_process(runs=400):
+    """CPU per process gather at 8 workers: median of 3 runs of `runs` gathers, each way."""
+    name = "mmbench%d" % (os.getpid() % 100000)
+    tree = subprocess.Popen([os.path.join(TOOLS, "fake_mtproxy"), "-w", "8", "-t", "24", "-f", "16",
+                             "-H", "0", "-n", name], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        info = json.loads(tree.stdout.readline())
+        out = {}
+        for way, extra in (("by name, then kept", []), ("stats page's pid", ["-m", str(info["master"])])):
+            cpu, wall = [], []
+            for _ in range(3):
+                r = subprocess.run([os.path.join(TOOLS, "proc_gather_bench"), "-n", name, "-k", str(runs)]
+                                   + extra, capture_output=True, text=True, check=True)
+                kv = parse_kv(r.stdout)
+                if int(kv["processes"]) != 9:
+                    raise RuntimeError("proc_gather_bench saw %s processes, not 9" % kv["processes"])
+                cpu.append(float(kv["cpu_ms"]))
+                wall.append(float(kv["wall_ms"]))
+            out[way] = {"cpu_ms": statistics.median(cpu), "wall_ms": statistics.median(wall)}
+        return out
+    finally:
+        tree.send_signal(signal.SIGTERM)
+        tree.wait(10)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", choices=("process", "sockets"))
     args = ap.parse_args()
+    if args.only != "sockets":
+        for tool in ("fake_mtproxy", "proc_gather_bench"):
+            if not os.access(os.path.join(TOOLS, tool), os.X_OK):
+                log("missing %s/%s: run `make tools` first" % (TOOLS, tool))
+                return 2
+        proc = bench_process()
+        print("Process gather, master + 8 workers of 25 threads (median CPU / wall ms per gather):")
+        for way, r in proc.items():
+            print("  %-20s %.3f / %.3f ms   target <= 0.3 ms CPU: %s" % (
+                way, r["cpu_ms"], r["wall_ms"], "PASS" if r["cpu_ms"] <= 0.3 else "MISS"))
+        os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
+        with open(os.path.join(BUILD, "bench", "process.json"), "w") as f:
+            json.dump(proc, f, indent=2)
+        if args.only == "process":
+            return 0
     sizes = [int(x) for x in args.sizes.split(",") if x]
     for tool in ("conn_holder", "sock_gather_bench", "nl_floor", "bench_exec"):
         if not os.access(os.path.join(TOOLS, tool), os.X_OK):

@@ -19,9 +19,12 @@ CASES = [
     ('Timeout "2h"', ['--timeout', '2h'], '2h is out of range 1ms..1h'),
     ('Timeout "1h"', ['--timeout', '1h'], None),
     ('ConnectTimeout "90m"', ['--connect-timeout', '90m'], '90m is out of range 1ms..1h'),
-    ('PidFile ""', ['--pidfile', ''], "expects the path of a file holding the master's PID, got an empty string"),
-    ('CACert ""', ['--ca-cert', ''], 'expects a CA certificate file, got an empty string'),
-    ('ProcessMatch ""', ['--process-match', ''], 'expects an extended regular expression, got an empty string'),
+    ('PidFile ""', ['--pidfile', ''], 'expects a non-empty string'),
+    ('CACert ""', ['--ca-cert', ''], 'expects a non-empty string'),
+    ('ProcessMatch ""', ['--process-match', ''], 'expects a non-empty string'),
+    ('GeoIPDatabase ""', ['--geoip', ''], 'expects a non-empty string'),
+    ('ProcessName "abcdefghijklmnop"', ['--process-name', 'abcdefghijklmnop'], 'expects 1 to 15 characters, got 16'),
+    ('ProcessName "abcdefghijklmno"', ['--process-name', 'abcdefghijklmno'], None),
     ('MaxBodySize 1023', ['--max-body-size', '1023'], '1023 is out of range 1024..67108864'),
     ('MaxBodySize "1e6"', ['--max-body-size', '1e6'], "'1e6' is not a whole number"),
     ('ClientPort 65536', ['--client-port', '65536'], '65536 is out of range 1..65535'),
@@ -134,7 +137,7 @@ class CollectdTestModes(unittest.TestCase):
 
     def test_config_errors_fail_wherever_collectd_reads_the_config(self):
         bad = '<Instance "x">\n  URL "http://127.0.0.1:1/stats"\n  PidFile ""\n</Instance>'
-        reason = 'option "PidFile": expects the path of a file holding the master\'s PID'
+        reason = 'option "PidFile": expects a non-empty string'
         with tempfile.TemporaryDirectory() as tmp:
             missing = subprocess.run([COLLECTD, '-t', '-C', os.path.join(tmp, 'missing.conf')],
                                      capture_output=True, timeout=30)

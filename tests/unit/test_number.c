@@ -84,6 +84,17 @@ static void scanning_prefixes_and_spans(void)
     CHECK(mm_scan_u64("5", "5", &v) == NULL); /* empty span */
 }
 
+static void hex_digits(void)
+{
+    CHECK_INT_EQ(mm_hex_digit('0'), 0);
+    CHECK_INT_EQ(mm_hex_digit('9'), 9);
+    CHECK_INT_EQ(mm_hex_digit('a'), 10);
+    CHECK_INT_EQ(mm_hex_digit('F'), 15);
+    CHECK_INT_EQ(mm_hex_digit('g'), -1);
+    CHECK_INT_EQ(mm_hex_digit('\0'), -1);
+    CHECK_INT_EQ(mm_hex_digit(' '), -1);
+}
+
 static void decimals(void)
 {
     double d = 0;
@@ -169,6 +180,7 @@ int main(void)
     TEST(whole_number_junk_empty_sign_space);
     TEST(ranges_with_reason);
     TEST(scanning_prefixes_and_spans);
+    TEST(hex_digits);
     TEST(decimals);
     TEST(prometheus_floats);
     TEST(durations);

@@ -333,7 +333,9 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
         return;
     }
     int rootfd = dirfd(proc);
-    unsigned flags = !st->fd_count_readdir && on_procfs(rootfd) ? MM_PROC_FD_SIZE : 0;
+    int real_proc = on_procfs(rootfd);
+    unsigned flags = (!st->fd_count_readdir && real_proc ? MM_PROC_FD_SIZE : 0) |
+                     (real_proc ? MM_PROC_PRLIMIT : 0);
 
     struct mm_proc_match match = {st->match_name, st->have_match_re ? &st->match_re : NULL};
     struct mm_discovery_input in = {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,11 +176,21 @@ int mm_proc_sample_read(int rootfd, int pid, unsigned flags, char *buf, size_t c
     if (n > 0)
         mm_proc_parse_status(buf, s);
 
-    n = mm_procfs_read_at(dir, "limits", buf, cap, NULL);
-    if (n < 0 && mm_procfs_gone((int)-n) && !still_alive(dir))
-        goto gone;
-    if (n > 0 && mm_proc_parse_limits(buf, &s->fd_soft, &s->fd_hard) == 0)
+    /* prlimit(2) reads the same limit as the limits file without building
+     * the 17-line text (~8 us a process); it needs CAP_SYS_RESOURCE or the
+     * proxy's user, else (EPERM) the file, readable by anyone. */
+    struct rlimit rl;
+    if ((flags & MM_PROC_PRLIMIT) && prlimit(pid, RLIMIT_NOFILE, NULL, &rl) == 0) {
+        s->fd_soft = rl.rlim_cur == RLIM_INFINITY ? MM_PROC_UNLIMITED : (int64_t)(rl.rlim_cur & INT64_MAX);
+        s->fd_hard = rl.rlim_max == RLIM_INFINITY ? MM_PROC_UNLIMITED : (int64_t)(rl.rlim_max & INT64_MAX);
         s->have_limits = 1;
+    } else {
+        n = mm_procfs_read_at(dir, "limits", buf, cap, NULL);
+        if (n < 0 && mm_procfs_gone((int)-n) && !still_alive(dir))
+            goto gone;
+        if (n > 0 && mm_proc_parse_limits(buf, &s->fd_soft, &s->fd_hard) == 0)
+            s->have_limits = 1;
+    }
 
     /* io: open needs CAP_DAC_READ_SEARCH for another user's process, the
      * read itself a ptrace check (CAP_SYS_PTRACE): either may say EACCES. */

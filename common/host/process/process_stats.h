@@ -18,6 +18,8 @@
 
 /* mm_proc_sample_read flags. */
 #define MM_PROC_FD_SIZE 1u /* try st_size of /proc/PID/fd (Linux >= 6.2) before listing it */
+#define MM_PROC_PRLIMIT 2u /* pid is a live pid of ours (not a fixture): try prlimit(2) before
+                              reading /proc/PID/limits */
 
 struct mm_proc_sample {
     struct mm_procfs_stat stat;

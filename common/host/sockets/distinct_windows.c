@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include "core/hash.h"
 
 #define Q (64 - MM_DW_P)          /* hash bits left for the rank */
 #define SLOTS (2 * MM_DW_SAMPLES) /* sample table: load <= 1/2 */
@@ -15,27 +16,6 @@
 #define PAIR_MINUTE(p) ((p) >> 6)
 #define PAIR_RANK(p) ((p)&63u)
 #define MAX_MINUTE ((1u << 26) - 1) /* the year 2097 */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static void new_seed(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof(uint64_t), GRND_NONBLOCK) != (ssize_t)(2 * sizeof(uint64_t))) {
-        /* No entropy yet: a weaker seed still beats a fixed one. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed[0] = mix((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)seed);
-        seed[1] = mix((uint64_t)ts.tv_sec ^ seed[0]);
-    }
-}
 
 int mm_dw_init(struct mm_dw *w)
 {
@@ -47,7 +27,7 @@ int mm_dw_init(struct mm_dw *w)
         mm_dw_free(w);
         return -1;
     }
-    new_seed(w->seed);
+    mm_hash_seed(w->seed);
     return 0;
 }
 
@@ -74,7 +54,7 @@ uint64_t mm_dw_hash(const struct mm_dw *w, const struct mm_ip *ip)
     memcpy(&hi, ip->b, 8);
     memcpy(&lo, ip->b + 8, 8);
     /* a bijection of lo for a fixed hi: IPv4 addresses never collide */
-    uint64_t h = mix(lo ^ w->seed[0] ^ mix(hi ^ w->seed[1]));
+    uint64_t h = mm_hash_mix(lo ^ w->seed[0] ^ mm_hash_mix(hi ^ w->seed[1]));
     return h ? h : 1;
 }
 
@@ -287,7 +267,7 @@ void mm_dw_countries(const struct mm_dw *w, uint32_t now, uint32_t window, mm_dw
         const struct mm_dw_sample *s = &w->samples[i];
         if (!s->hash || !s->country || !in_window(s->minute, now, window))
             continue;
-        size_t k = (size_t)mix(s->country) & (TALLY - 1);
+        size_t k = (size_t)mm_hash_mix(s->country) & (TALLY - 1);
         while (tally[k].code && tally[k].code != s->country)
             k = (k + 1) & (TALLY - 1);
         if (!tally[k].code) {

@@ -4,35 +4,17 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "core/hash.h"
 
 #define MIN_CAP 1024u
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t c = MIN_CAP;
-    while (c < n)
-        c <<= 1;
-    return c;
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
 {
     uint64_t lo, hi;
     memcpy(&hi, ip->b, 8);
     memcpy(&lo, ip->b + 8, 8);
-    return mix(lo ^ m->seed[0]) ^ mix(hi ^ m->seed[1]);
+    return mm_hash_mix(lo ^ m->seed[0]) ^ mm_hash_mix(hi ^ m->seed[1]);
 }
 
 static size_t slot_of(const struct mm_ipcount *m, const struct mm_ip *ip)
@@ -45,19 +27,13 @@ int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
     memset(m, 0, sizeof(*m));
     if (max_entries == 0)
         max_entries = MM_IPCOUNT_DEFAULT_MAX;
-    m->max_cap = pow2_at_least(max_entries + max_entries / 3 + 1);
+    m->max_cap = mm_pow2_at_least(max_entries + max_entries / 3 + 1, MIN_CAP);
     m->cap = MIN_CAP;
     m->slots = calloc(m->cap, sizeof(*m->slots));
     if (!m->slots)
         return -1;
     m->gen = 1;
-    if (getrandom(m->seed, sizeof(m->seed), GRND_NONBLOCK) != (ssize_t)sizeof(m->seed)) {
-        /* No entropy yet: a weaker seed still beats a fixed one. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        m->seed[0] = mix((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)m);
-        m->seed[1] = mix((uint64_t)ts.tv_sec ^ m->seed[0]);
-    }
+    mm_hash_seed(m->seed);
     return 0;
 }
 
@@ -94,7 +70,7 @@ static int rehash(struct mm_ipcount *m, size_t new_cap)
 
 void mm_ipcount_clear(struct mm_ipcount *m)
 {
-    size_t want = pow2_at_least(m->used * 4);
+    size_t want = mm_pow2_at_least(m->used * 4, MIN_CAP);
     /* Give memory back after a spike: only when it is 8x too big. */
     if (m->cap >= 8 * want && m->cap > MIN_CAP) {
         struct mm_ipcount_slot *slots = calloc(want, sizeof(*slots));

@@ -35,24 +35,13 @@ static int next_field(const char **p, const char *end, struct field *f)
     return f->len > 0 ? 0 : -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int parse_hex32(const char *p, size_t n, uint32_t *out)
 {
     uint32_t v = 0;
     if (n == 0 || n > 8)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int h = hexval(p[i]);
+        int h = mm_hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = (v << 4) | (uint32_t)h;
