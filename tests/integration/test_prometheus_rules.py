@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -389,6 +390,48 @@ class RealPrometheus(unittest.TestCase):
                     for r in rules:
                         self.assertEqual(r['health'], 'ok', r)
                     self.assertTrue(a.alive())
+
+    def test_central_collectd_two_hosts_in_a_real_prometheus(self):
+        """proxy-a and proxy-b send with collectd's network plugin to one central collectd that exports
+        both with write_prometheus; Prometheus scrapes only the central one. Neither has an upstream
+        ready; then B's proxy goes down. B's last total_ready_targets (0) stays visible (explicit
+        timestamps), A's up is 1: B's "no upstream" alert must end, and each alert name its own host."""
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(('127.0.0.1', 0))
+        net_port = udp.getsockname()[1]
+        udp.close()
+        prom_port = free_port()
+        central_conf = ('LoadPlugin network\n<Plugin network>\n  <Listen "127.0.0.1" "%d">\n  </Listen>\n</Plugin>\n'
+                        % net_port) + prom_conf(prom_port)
+        send = 'LoadPlugin network\n<Plugin network>\n  <Server "127.0.0.1" "%d">\n  </Server>\n</Plugin>\n' % net_port
+        with StatsServer(static=True, fixture=LOST) as sa, StatsServer(static=True, fixture=LOST) as sb, \
+                Collectd(None, load_plugin=False, extra_conf=central_conf, hostname='central'):
+            with Collectd(mtproxy_conf(sa.url), extra_conf=send, hostname='proxy-a'), \
+                    Collectd(mtproxy_conf(sb.url), extra_conf=send, hostname='proxy-b'):
+                target = '127.0.0.1:%d' % prom_port
+                with PrometheusServer([target], RULES) as prom:
+                    def hosts_up():
+                        r = prom.api('query?query=collectd_mtproxy_gauge%7Btype%3D%22up%22%7D%3D%3D1')['result']
+                        return sorted(x['metric'].get('exported_instance') for x in r) == ['proxy-a', 'proxy-b']
+                    self.assertTrue(wait_until(hosts_up, 30, 0.5), prom.log_text())
+
+                    def alerts(name):
+                        return sorted((x['labels'].get('exported_instance'), x['labels']['instance'])
+                                      for x in prom.alerts() if x['labels']['alertname'] == name)
+                    both = [('proxy-a', target), ('proxy-b', target)]
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyNoUpstreamReady') == both, 30, 0.5),
+                                    prom.alerts())
+                    sb.set_mode('refuse')           # B's proxy goes down
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyDown'), 30, 0.5), prom.alerts())
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyNoUpstreamReady') == [('proxy-a', target)],
+                                               30, 0.5), prom.alerts())
+                    # B's last total_ready_targets is still what Prometheus returns for it
+                    r = prom.api('query?query=collectd_mtproxy_gauge%7Btype%3D%22total_ready_targets%22%7D')['result']
+                    self.assertIn('proxy-b', [x['metric'].get('exported_instance') for x in r])
+                    time.sleep(3)                   # a few more evaluations: nothing for the wrong host
+                    self.assertEqual(alerts('MTProxyDown'), [('proxy-b', target)])
+                    self.assertEqual(alerts('MTProxyNoUpstreamReady'), [('proxy-a', target)])
+                    self.assertEqual(alerts('MTProxyExporterDown'), [])
 
 
 if __name__ == '__main__':
