@@ -149,7 +149,7 @@ class CheckMode(unittest.TestCase):
     def test_as_docker_healthcheck_and_kubernetes_probe_run_it(self):
         """Both run a command and look only at its exit status (Docker: 0 healthy, 1 unhealthy, 2
         reserved; the README maps any failure to 1 with `|| exit 1`)."""
-        cmd = '%s --check --url %%s >/dev/null || exit 1' % BIN
+        cmd = '%s --check --url %%s >/dev/null 2>&1 || exit 1' % BIN
         with StatsServer(static=True, fixture=HEALTHY) as srv:
             self.assertEqual(subprocess.run(['sh', '-c', cmd % srv.url], timeout=30).returncode, 0)
             srv.set_mode('refuse')
