@@ -104,13 +104,13 @@ static void log_to_stderr(void *ctx, enum mm_log_level level, const char *messag
 
 static void log_events(struct mm_instance *inst)
 {
-    const struct mm_events *ev = &inst->events;
-    if (ev->restarted)
-        mm_log(&inst->log, MM_LOG_INFO, "proxy restarted (start_time %lld -> %lld)",
-               (long long)ev->old_start_time, (long long)ev->new_start_time);
-    if (ev->reloaded)
-        mm_log(&inst->log, MM_LOG_INFO, "proxy configuration reloaded (config_md5 %s -> %s)",
-               ev->old_config_md5, ev->new_config_md5);
+    /* down / up again are logged by the scrape itself (cannot read ... /
+     * recovered); restarts and reloads are news */
+    for (size_t i = 0; i < inst->events.count; i++) {
+        const struct mm_event *e = &inst->events.list[i];
+        if (e->kind == MM_EVENT_RESTART || e->kind == MM_EVENT_RELOAD)
+            mm_log(&inst->log, MM_LOG_INFO, "proxy %s", e->message);
+    }
 }
 
 static double monotonic_s(void)

@@ -68,19 +68,13 @@ static size_t build_long_options(struct option *out)
     return n;
 }
 
-static const char *value_hint(enum mm_option_type type)
-{
-    switch (type) {
-    case MM_OPT_DURATION:
-        return " DURATION";
-    case MM_OPT_INT:
-        return " N";
-    case MM_OPT_BOOL:
-        return "[=BOOL]";
-    default:
-        return " TEXT";
-    }
-}
+/* What --help shows after a flag, per option type. */
+static const char *const value_hints[] = {
+    [MM_OPT_STRING] = " TEXT",
+    [MM_OPT_DURATION] = " DURATION",
+    [MM_OPT_BOOL] = "[=BOOL]",
+    [MM_OPT_INT] = " N",
+};
 
 /* "  --flag HINT   text", the text wrapped at 79 columns under column 31. */
 static void usage_row(FILE *out, const char *left, const char *text)
@@ -120,7 +114,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < mm_option_count(); i++) {
         const struct mm_option *opt = mm_option_at(i);
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hint(opt->type));
+        snprintf(left, sizeof(left), "--%s%s", opt->flag, value_hints[opt->type]);
         char text[512];
         snprintf(text, sizeof(text), "%s (default: %s; collectd: %s)%s", opt->help, opt->default_text,
                  opt->collectd_name, opt->repeatable ? ", repeatable" : "");

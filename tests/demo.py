@@ -14,9 +14,12 @@ from harness import Collectd, StatsServer  # noqa: E402
 from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
-KEYS = [('total_special_connections', 'gauge', 'clients'), ('total_ready_targets', 'gauge', 'targets'),
-        ('http_queries', 'derive', 'scrapes'), ('tot_forwarded_queries', 'derive', 'fwd queries'),
-        ('up', 'gauge', 'up')]
+# (field, collectd type, collectd type instance, label): page keys are stats-<key> in collectd
+KEYS = [('total_special_connections', 'gauge', 'stats-total_special_connections', 'clients'),
+        ('total_ready_targets', 'gauge', 'stats-total_ready_targets', 'targets'),
+        ('http_queries', 'derive', 'stats-http_queries', 'scrapes'),
+        ('tot_forwarded_queries', 'derive', 'stats-tot_forwarded_queries', 'fwd queries'),
+        ('up', 'gauge', 'up', 'up')]
 
 
 def main():
@@ -32,15 +35,18 @@ def main():
                 time.sleep(1)
                 batch = ex.tick()
                 cells = []
-                for key, type_, label in KEYS:
-                    v = cd.getval('mtproxy-demo/%s-%s' % (type_, key))
-                    rows = cd.csv_rows('mtproxy-demo/%s-%s' % (type_, key))
+                for _, type_, type_instance, label in KEYS:
+                    v = cd.getval('mtproxy-demo/%s-%s' % (type_, type_instance))
+                    rows = cd.csv_rows('mtproxy-demo/%s-%s' % (type_, type_instance))
                     raw = rows[-1]['value'] if rows else (v or {}).get('value')
                     cells.append('%s=%s' % (label, 'n/a' if raw is None else '%g' % raw))
                 print('[%ds] collectd   mtproxy-demo: %s' % (second + 1, '  '.join(cells)))
-                main_line = [l for l in batch if l.startswith('mtproxy,')][0]
-                fields = parse_line(main_line)[2]
-                print('     telegraf   %s ...' % ' '.join('%s=%s' % (k, fields.get(k)) for k, _, _ in KEYS))
+                fields = {}
+                for line in batch:
+                    if line.startswith(('mtproxy,', 'mtproxy_stats,')):
+                        fields.update(parse_line(line)[2])
+                main_line = [l for l in batch if l.startswith('mtproxy_stats,')][0]
+                print('     telegraf   %s ...' % ' '.join('%s=%s' % (k, fields.get(k)) for k, _, _, _ in KEYS))
             print('\none line-protocol line, as Telegraf receives it:\n%s...' % main_line[:300])
             rc, _, _ = ex.close_stdin()
             print('\nmtproxy-telegraf exited %d on stdin EOF; collectd identifiers: %d values under mtproxy-demo/'

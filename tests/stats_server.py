@@ -278,6 +278,8 @@ class Server:
             self.apply_mode(word)
 
     def apply_mode(self, mode):
+        if mode == 'big':
+            self.big_body()  # built before the mode applies: a request must not wait for it
         old, self.mode = self.mode, mode
         if mode == 'restart' and old is not None and old != 'restart':
             self.stats.restart()

@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "core/number.h"
+#include "sources/secrets.h"
+#include "sources/source.h"
 #include "core/secret_file.h"
 
 /* ---- value conversions ---- */
@@ -103,26 +105,26 @@ static int set_url(struct mm_instance_config *c, const struct mm_option_value *v
     return store_string(&c->url, v, err, n);
 }
 
-static int set_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
-{
-    (void)err, (void)n;
-    c->timeout_s = v->number;
-    return 0;
-}
+/* Whole numbers and durations arrive converted and in range: stored as they are. */
+#define NUMBER_SETTER(fn_name, field, type)                                                             \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                   \
+        (void)err, (void)n;                                                                             \
+        c->field = (type)v->number;                                                                     \
+        return 0;                                                                                       \
+    }
 
-static int set_connect_timeout(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                               size_t n)
-{
-    (void)err, (void)n;
-    c->connect_timeout_s = v->number;
-    return 0;
-}
+NUMBER_SETTER(set_timeout, timeout_s, double)
+NUMBER_SETTER(set_connect_timeout, connect_timeout_s, double)
+NUMBER_SETTER(set_max_body, max_body_bytes, long)
+NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
+NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
+NUMBER_SETTER(set_max_secrets, max_secrets, unsigned)
 
-static int set_max_body(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                             size_t n)
 {
-    (void)err, (void)n;
-    c->max_body_bytes = (long)v->number;
-    return 0;
+    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
 }
 
 static int set_follow_redirects(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -212,12 +214,6 @@ static int set_client_port(struct mm_instance_config *c, const struct mm_option_
     return mm_sockets_config_add_client_port(&c->sockets, (int)v->number, err, n);
 }
 
-static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    return mm_sockets_config_add_upstream_port(&c->sockets, (int)v->number, err, n);
-}
-
 static int set_upstream_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                                 size_t n)
 {
@@ -227,19 +223,21 @@ static int set_upstream_network(struct mm_instance_config *c, const struct mm_op
     return mm_sockets_config_add_upstream_net(&c->sockets, text, err, n);
 }
 
-static int set_ips_over(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+/* Source: "auto" or a registered source's name (sources/sources.c). */
+static int set_source(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    (void)err, (void)n;
-    c->sockets.ips_over = (int)v->number;
-    return 0;
-}
-
-static int set_max_countries(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
-                             size_t n)
-{
-    (void)err, (void)n;
-    c->sockets.max_countries = (int)v->number;
-    return 0;
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    if (strcmp(text, "auto") != 0 && !mm_source_by_name(text)) {
+        size_t len = (size_t)snprintf(err, n, "unknown page format '%.40s' (auto", text);
+        for (size_t i = 0; i < mm_source_count() && len < n; i++)
+            len += (size_t)snprintf(err + len, n - len, ", %s", mm_source_at(i)->name);
+        if (len < n)
+            snprintf(err + len, n - len, ")");
+        return -1;
+    }
+    return store_string(&c->source, v, err, n);
 }
 
 static int set_ignore_network(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
@@ -257,6 +255,12 @@ static int set_geoip(struct mm_instance_config *c, const struct mm_option_value 
     if (value_text(v, &text, err, n) != 0)
         return -1;
     return mm_sockets_config_set_geoip_path(&c->sockets, text, err, n);
+}
+
+static int set_state_file(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                          size_t n)
+{
+    return store_string(&c->sockets.state_file, v, err, n);
 }
 
 static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
@@ -326,9 +330,17 @@ static const struct mm_option options[] = {
       "a client network (CIDR, IPv4 or IPv6) left out of distinct IPs and countries", 0, 0, set_ignore_network },
     { "GeoIPDatabase", "geoip", MM_OPT_STRING, false, "the usual GeoLite2/DB-IP paths",
       "MaxMind DB file for connections per country", 1, 0, set_geoip },
+    { "Source", "source", MM_OPT_STRING, false, "auto",
+      "page format: auto (told by content), mtproxy-stats, teleproxy-stats, prometheus, teleproxy, mtg, "
+      "telemt, mtprotoproxy, mtproto.zig (docs/implementations.md)", 1, 32, set_source },
+    { "MaxSecrets", "max-secrets", MM_OPT_INT, false, "64",
+      "per-secret (per-user) series kept, the rest summed as secret=other", 1, MM_SECRETS_LIMIT, set_max_secrets },
     { "MaxCountries", "max-countries", MM_OPT_INT, false, "50",
       "countries reported per gather, the rest summed as other; 0 = no countries", 0, MM_COUNTRIES_MAX,
       set_max_countries },
+    { "StateFile", "state-file", MM_OPT_STRING, false, "none (in memory only)",
+      "file that keeps the distinct-client windows and churn counters across restarts; one per instance",
+      1, 4095, set_state_file },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "host/process/proxy_cmdline.h"
-#include "sources/stats_parser.h"
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg)
 {
@@ -31,6 +30,7 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     if (cfg->password)
         explicit_bzero(cfg->password, strlen(cfg->password));
     free(cfg->password);
+    free(cfg->source);
     mm_process_config_free(&cfg->process);
     mm_sockets_config_free(&cfg->sockets);
     memset(cfg, 0, sizeof(*cfg));
@@ -67,11 +67,12 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
     *dst = *src;
     int rc = copy_string(&dst->name, src->name) | copy_string(&dst->url, src->url) |
              copy_string(&dst->ca_cert, src->ca_cert) | copy_string(&dst->user, src->user) |
-             copy_string(&dst->password, src->password) |
+             copy_string(&dst->password, src->password) | copy_string(&dst->source, src->source) |
              copy_string(&dst->process.pidfile, src->process.pidfile) |
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
-             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path);
+             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
+             copy_string(&dst->sockets.state_file, src->sockets.state_file);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -114,6 +115,14 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
         snprintf(err, err_len, "ConnectTimeout (--connect-timeout): must not be above the timeout");
         return -1;
     }
+    if (cfg->source && strcmp(cfg->source, "auto") != 0 && !mm_source_by_name(cfg->source)) {
+        size_t len = (size_t)snprintf(err, err_len, "Source (--source): unknown page format '%s' (auto", cfg->source);
+        for (size_t i = 0; i < mm_source_count() && len < err_len; i++)
+            len += (size_t)snprintf(err + len, err_len - len, ", %s", mm_source_at(i)->name);
+        if (len < err_len)
+            snprintf(err + len, err_len - len, ")");
+        return -1;
+    }
     if (cfg->password && !cfg->user) {
         snprintf(err, err_len, "Password (--password): given without User (--user)");
         return -1;
@@ -152,7 +161,13 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     }
     mm_http_init(&inst->http);
     mm_snapshot_init(&inst->snap);
-    inst->last_up = -1;
+    mm_events_state_init(&inst->events_state);
+    if (inst->cfg.source && strcmp(inst->cfg.source, "auto") != 0) {
+        inst->source = mm_source_by_name(inst->cfg.source);
+        if (!inst->source)
+            return -1; /* mm_instance_config_check names it */
+        inst->source_fixed = true;
+    }
     inst->stats_port = mm_http_url_port(inst->cfg.url);
     /* A proxy whose command line names another stats port is not this one. */
     inst->cfg.process.stats_port = inst->stats_port;
@@ -167,6 +182,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         }
         inst->sockets_ready = true;
+        mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
     return 0;
 }
@@ -177,6 +193,8 @@ void mm_instance_free(struct mm_instance *inst)
         mm_process_state_free(&inst->process);
     if (inst->sockets_ready)
         mm_sockets_state_free(&inst->sockets);
+    if (inst->source && inst->source_state_ready)
+        inst->source->free(inst->source_state);
     mm_http_free(&inst->http);
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
@@ -216,11 +234,36 @@ static bool cancelled(const struct mm_instance *inst)
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
-/* Latch kind of a body that is not a stats page (beside mm_http_get's kinds). */
-#define STATS_FAIL_NOT_STATS 3000
+/* Latch kind of a body that is not a page of the source (beside mm_http_get's kinds). */
+#define STATS_FAIL_NOT_PAGE 3000
 
-/* Fetch and parse the stats page; returns 1 when it was read (up). */
-static int gather_stats(struct mm_instance *inst)
+/* The source for this body: the configured one, else the one most sure of
+ * it, else the last one used (whose parser then says what is wrong). A
+ * change of source gets a fresh state. */
+static const struct mm_source_ops *pick_source(struct mm_instance *inst, char *err, size_t err_len)
+{
+    const struct mm_source_ops *ops = inst->source;
+    if (!inst->source_fixed) {
+        ops = mm_source_detect(inst->http.body, inst->http.len, inst->http.content_type);
+        if (!ops)
+            ops = inst->source ? inst->source : mm_source_at(0);
+    }
+    if (ops == inst->source && inst->source_state_ready)
+        return ops;
+    if (inst->source && inst->source_state_ready)
+        inst->source->free(inst->source_state);
+    inst->source_state = NULL;
+    inst->source_state_ready = false;
+    inst->source = ops;
+    struct mm_source_config cfg = { .max_secrets = inst->cfg.max_secrets };
+    if (ops->init(&inst->source_state, &cfg, err, err_len) != 0)
+        return NULL;
+    inst->source_state_ready = true;
+    return ops;
+}
+
+/* Fetch and parse the page; returns 1 when it was read (up). */
+static int gather_page(struct mm_instance *inst, char *down_reason, size_t reason_len)
 {
     struct mm_http_options opt;
     http_options(&inst->cfg, &opt);
@@ -229,79 +272,49 @@ static int gather_stats(struct mm_instance *inst)
     int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
     if (failure) {
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
-        snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
-        mm_redact(&inst->redactor, inst->events.reason, sizeof(inst->events.reason));
+        snprintf(down_reason, reason_len, "%s", err);
+        mm_redact(&inst->redactor, down_reason, reason_len);
         return 0;
     }
 
-    struct mm_stats_result res;
     char url[256];
     mm_http_redact_url(inst->cfg.url, url, sizeof(url));
+    char why[200];
+    const struct mm_source_ops *ops = pick_source(inst, why, sizeof(why));
+    if (!ops) {
+        if (snprintf(err, sizeof(err), "%s: source %s: %s", url, inst->source->name, why) >= (int)sizeof(err))
+            err[sizeof(err) - 2] = '~'; /* cut */
+        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_PAGE,
+                           "cannot read stats: %s", err);
+        snprintf(down_reason, reason_len, "%s", err);
+        return 0;
+    }
     /* A wrong Content-Type alone does not cost the metrics: the body decides,
-     * and the type is named when the body is not a stats page. */
+     * and the type is named when the body is not a page. */
     char type_note[96] = "";
     if (!mm_http_is_text_plain(&inst->http))
         snprintf(type_note, sizeof(type_note), ", Content-Type '%s'", inst->http.content_type);
-    if (mm_stats_parse(inst->http.body, inst->http.len, &inst->snap, &res) != 0) {
-        snprintf(err, sizeof(err), "%s: not an MTProxy stats page (%s%s)", url, res.first_error, type_note);
-        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_STATS,
-                      "cannot read stats: %s", err);
-        snprintf(inst->events.reason, sizeof(inst->events.reason), "%s", err);
-        mm_redact(&inst->redactor, inst->events.reason, sizeof(inst->events.reason));
+    struct mm_parse_result res;
+    memset(&res, 0, sizeof(res));
+    mm_snapshot_set_page(&inst->snap, &ops->page);
+    if (ops->parse(inst->source_state, inst->http.body, inst->http.len, &inst->snap, &inst->facts, &res) != 0) {
+        snprintf(err, sizeof(err), "%s: not %s (%s%s)", url, ops->what, res.first_error, type_note);
+        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_PAGE,
+                           "cannot read stats: %s", err);
+        snprintf(down_reason, reason_len, "%s", err);
+        mm_redact(&inst->redactor, down_reason, reason_len);
         return 0;
     }
     mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
+    if (inst->facts.implementation[0])
+        mm_snapshot_add_text(&inst->snap, MM_ORIGIN_HEALTH, "implementation", inst->facts.implementation);
     if (res.skipped)
         mm_latch_fail(&inst->parse_latch, &inst->log, MM_LOG_WARNING,
                       "%s: skipped %u malformed line(s), first: %s", url, res.skipped, res.first_error);
     else
         mm_latch_ok(&inst->parse_latch, &inst->log, "stats parsing");
-    mm_snapshot_add_int(&inst->snap, MM_GROUP_HEALTH, MM_GAUGE, "stats_lines_skipped", res.skipped);
+    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "stats_lines_skipped", res.skipped);
     return 1;
-}
-
-static int64_t stats_int(const struct mm_snapshot *snap, const char *name, int64_t fallback)
-{
-    const struct mm_metric *m = mm_snapshot_find(snap, MM_GROUP_STATS, name);
-    return m && m->type == MM_INT ? m->value.i : fallback;
-}
-
-static const char *stats_text(const struct mm_snapshot *snap, const char *name)
-{
-    const struct mm_metric *m = mm_snapshot_find(snap, MM_GROUP_STATS, name);
-    return m && m->type == MM_STRING ? m->value.s : NULL;
-}
-
-/* Up/down transitions, restarts and config reloads since the last gather. */
-static void detect_events(struct mm_instance *inst, int up)
-{
-    struct mm_events *ev = &inst->events;
-    if (inst->last_up != 0 && !up) /* also a proxy found down at start */
-        ev->went_down = true;
-    if (inst->last_up == 0 && up)
-        ev->came_up = true;
-    inst->last_up = up;
-    if (!up)
-        return;
-
-    int64_t start = stats_int(&inst->snap, "start_time", 0);
-    if (start && inst->last_start_time && start != inst->last_start_time) {
-        ev->restarted = true;
-        ev->old_start_time = inst->last_start_time;
-        ev->new_start_time = start;
-    }
-    if (start)
-        inst->last_start_time = start;
-
-    const char *md5 = stats_text(&inst->snap, "config_md5");
-    if (md5) {
-        if (inst->last_config_md5[0] && strcmp(md5, inst->last_config_md5) != 0) {
-            ev->reloaded = true;
-            snprintf(ev->old_config_md5, sizeof(ev->old_config_md5), "%s", inst->last_config_md5);
-            snprintf(ev->new_config_md5, sizeof(ev->new_config_md5), "%s", md5);
-        }
-        snprintf(inst->last_config_md5, sizeof(inst->last_config_md5), "%s", md5);
-    }
 }
 
 void mm_instance_gather(struct mm_instance *inst)
@@ -310,25 +323,34 @@ void mm_instance_gather(struct mm_instance *inst)
     clock_gettime(CLOCK_REALTIME, &now);
     inst->gathered_at_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     mm_snapshot_reset(&inst->snap);
-    memset(&inst->events, 0, sizeof(inst->events));
+    memset(&inst->facts, 0, sizeof(inst->facts));
 
+    char down_reason[MM_LATCH_MESSAGE_MAX] = "";
     double started = monotonic_seconds();
-    int up = gather_stats(inst);
+    int up = gather_page(inst, down_reason, sizeof(down_reason));
     double took = monotonic_seconds() - started;
-    if (!up)
+    if (!up) {
         inst->scrape_errors++;
+        memset(&inst->facts, 0, sizeof(inst->facts)); /* nothing half-read counts */
+    }
 
-    mm_snapshot_add_int(&inst->snap, MM_GROUP_HEALTH, MM_GAUGE, "up", up);
-    mm_snapshot_add_double(&inst->snap, MM_GROUP_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
-    mm_snapshot_add_int(&inst->snap, MM_GROUP_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
-    detect_events(inst, up);
-    if (cancelled(inst)) /* the front is stopping: the rest would not be printed */
+    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "up", up);
+    mm_snapshot_add_double(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
+    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
+    if (cancelled(inst)) { /* the front is stopping: the rest would not be printed */
+        mm_events_update(&inst->events_state, &inst->events, up, down_reason, &inst->facts, NULL);
         return;
+    }
 
-    /* Independent of the stats page: a proxy whose page is down may still
-     * run (and cost the host); its pid, when the page gave one, is a hint. */
-    if (inst->process_ready)
-        mm_process_gather(&inst->process, up ? stats_int(&inst->snap, "pid", 0) : 0, &inst->snap, &inst->log);
+    /* Independent of the page: a proxy whose page is down may still run (and
+     * cost the host); its pid, when the page gave one, is a hint. */
+    struct mm_master_identity master = { 0 };
+    if (inst->process_ready) {
+        mm_process_gather(&inst->process, inst->facts.pid, &inst->snap, &inst->log);
+        master = (struct mm_master_identity){ 1, mm_process_master_pid(&inst->process),
+                                              mm_process_restarts(&inst->process) };
+    }
+    mm_events_update(&inst->events_state, &inst->events, up, down_reason, &inst->facts, &master);
 
     /* The socket table, filtered in the kernel to the proxy's ports; the
      * ports it listens on come from the processes just found. */
@@ -346,4 +368,11 @@ void mm_instance_gather(struct mm_instance *inst)
         }
         mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, &proxy, &inst->snap, &inst->log);
     }
+
+    if (inst->snap.dropped)
+        mm_latch_fail(&inst->drop_latch, &inst->log, MM_LOG_WARNING,
+                      "%zu metric(s) dropped (a value its family's type cannot hold, or more than %d families)",
+                      inst->snap.dropped, MM_FAMILY_MAX);
+    else
+        mm_latch_ok(&inst->drop_latch, &inst->log, "metrics");
 }

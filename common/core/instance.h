@@ -12,15 +12,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sources/http_fetch.h"
+#include "core/events.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/metric.h"
+#include "sources/http_fetch.h"
+#include "sources/source.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"
 
 #define MM_DEFAULT_INSTANCE "main"
-#define MM_TEXT_STATE_MAX 160
 
 struct mm_instance_config {
     char *name;
@@ -34,6 +35,8 @@ struct mm_instance_config {
     char *ca_cert;
     char *user;
     char *password;
+    char *source; /* a source's name (sources/source.h); NULL or "auto": detected from the body */
+    unsigned max_secrets; /* MaxSecrets: per-secret series kept, the rest summed as "other"; 0 = 64 */
     int password_from; /* enum mm_password_source: which option gave it */
     struct mm_process_config process; /* finding the proxy's processes */
     bool collect_process;             /* CollectProcess / --collect-process */
@@ -60,18 +63,6 @@ int mm_config_set_password(struct mm_instance_config *cfg, const char *value, en
  * set); -1 with the reason (naming the option) in err. */
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len);
 
-/* What changed since the previous gather; the collectd front turns these into
- * notifications, the Telegraf front into log lines. */
-struct mm_events {
-    bool went_down;
-    bool came_up;
-    bool restarted;  /* start_time changed */
-    bool reloaded;   /* config_md5 changed */
-    char reason[MM_LATCH_MESSAGE_MAX]; /* why it went down */
-    int64_t old_start_time, new_start_time;
-    char old_config_md5[MM_TEXT_STATE_MAX], new_config_md5[MM_TEXT_STATE_MAX];
-};
-
 struct mm_instance {
     struct mm_instance_config cfg;
     struct mm_logger log;       /* what the core logs to: front_log with credentials redacted */
@@ -80,7 +71,8 @@ struct mm_instance {
     int cancel_fd;               /* readable = stop the gather now; -1 = none */
     struct mm_http http;
     struct mm_snapshot snap;
-    struct mm_events events;
+    struct mm_events events;      /* what changed in the last gather */
+    struct mm_source_facts facts; /* what the page said of the proxy in the last gather */
     int64_t gathered_at_ns; /* wall clock at the start of the last gather */
 
     struct mm_process_state process;
@@ -89,13 +81,18 @@ struct mm_instance {
     bool sockets_ready;
     int stats_port; /* the URL's port, left out of discovered client ports */
 
+    /* the page's format: fixed by the Source option, else the last detected */
+    const struct mm_source_ops *source;
+    void *source_state;
+    bool source_state_ready; /* init done for inst->source */
+    bool source_fixed;
+
     /* kept between gathers */
     struct mm_error_latch stats_latch;
     struct mm_error_latch parse_latch;
+    struct mm_error_latch drop_latch;
     int64_t scrape_errors; /* failed scrapes since the agent started */
-    int last_up;           /* -1 before the first gather */
-    int64_t last_start_time;
-    char last_config_md5[MM_TEXT_STATE_MAX];
+    struct mm_events_state events_state;
 };
 
 /* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason

@@ -61,24 +61,21 @@ static void put(struct sbuf *b, const char *fmt, ...)
         b->pos = b->len - 1;
 }
 
-static const struct mm_metric *find(const struct mm_snapshot *snap, enum mm_group group, const char *name,
+static const struct mm_metric *find(const struct mm_snapshot *snap, enum mm_origin origin, const char *name,
                                     const char *role)
 {
-    for (size_t i = 0; i < snap->count; i++) {
-        const struct mm_metric *m = &snap->items[i];
-        if (m->group != group || strcmp(m->name, name) != 0)
-            continue;
-        const char *r = mm_metric_label(m, "role");
-        if (role ? (r && strcmp(r, role) == 0) : !r)
+    if (role)
+        return mm_snapshot_find_labeled(snap, origin, name, "role", role);
+    for (const struct mm_metric *m = mm_snapshot_find(snap, origin, name); m; m = mm_snapshot_next_of_family(snap, m))
+        if (!mm_metric_label(m, "role"))
             return m;
-    }
     return NULL;
 }
 
 /* A finite number of the snapshot, or NAN when absent. */
-static double value(const struct mm_snapshot *snap, enum mm_group group, const char *name, const char *role)
+static double value(const struct mm_snapshot *snap, enum mm_origin origin, const char *name, const char *role)
 {
-    const struct mm_metric *m = find(snap, group, name, role);
+    const struct mm_metric *m = find(snap, origin, name, role);
     double v = m ? mm_metric_as_double(m) : NAN;
     return isfinite(v) ? v : NAN;
 }
@@ -119,7 +116,7 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
     text[0] = perf[0] = '\0';
     enum mm_check_status st = MM_CHECK_OK;
 
-    double up = value(snap, MM_GROUP_HEALTH, "up", NULL);
+    double up = value(snap, MM_ORIGIN_HEALTH, "up", NULL);
     if (isnan(up)) {
         st = MM_CHECK_UNKNOWN;
         put(&t, "no gather result");
@@ -138,7 +135,7 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
     }
 
     if (up >= 1) {
-        double ready = value(snap, MM_GROUP_STATS, "total_ready_targets", NULL);
+        double ready = value(snap, MM_ORIGIN_PAGE, "total_ready_targets", NULL);
         if (!isnan(ready)) {
             if (ready < 1) {
                 st = worse(st, MM_CHECK_CRITICAL);
@@ -148,8 +145,8 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
             }
             put(&p, " ready_targets=%.0f;;1:;0", ready);
         }
-        double clients = value(snap, MM_GROUP_STATS, "total_special_connections", NULL);
-        double limit = value(snap, MM_GROUP_STATS, "total_max_special_connections", NULL);
+        double clients = value(snap, MM_ORIGIN_PAGE, "total_special_connections", NULL);
+        double limit = value(snap, MM_ORIGIN_PAGE, "total_max_special_connections", NULL);
         if (!isnan(clients)) {
             if (!isnan(limit) && limit > 0) {
                 double pct = 100.0 * clients / limit;
@@ -168,7 +165,7 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
 
     /* descriptors are judged whether or not the page answers: a proxy out of
      * descriptors may be exactly why it does not */
-    double fd = value(snap, MM_GROUP_PROCESS, "fd_usage_percent", "all");
+    double fd = value(snap, MM_ORIGIN_PROCESS, "fd_usage_percent", "all");
     if (!isnan(fd)) {
         enum mm_check_status s = judge(fd, l->fd_warn, l->fd_crit);
         st = worse(st, s);

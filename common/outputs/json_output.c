@@ -49,7 +49,7 @@ static void put_metric(yajl_gen g, const struct mm_metric *m)
 {
     yajl_gen_map_open(g);
     put_str(g, "measurement");
-    put_str(g, mm_lp_measurement(m->group));
+    put_str(g, m->family->measurement);
     put_str(g, "name");
     put_str(g, m->name);
     put_str(g, "kind");

@@ -8,22 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *mm_lp_measurement(enum mm_group group)
-{
-    switch (group) {
-    case MM_GROUP_PROCESS:
-        return "mtproxy_process";
-    case MM_GROUP_CONNECTIONS:
-        return "mtproxy_connections";
-    case MM_GROUP_COUNTRY:
-        return "mtproxy_country";
-    case MM_GROUP_STATS:
-    case MM_GROUP_HEALTH:
-    default:
-        return "mtproxy";
-    }
-}
-
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when s starts an invalid
  * one (stray continuation byte, overlong form, surrogate, > U+10FFFF, cut). */
 static size_t utf8_len(const unsigned char *s)
@@ -169,8 +153,8 @@ static int compare_tags(const void *a, const void *b)
 /* measurement and sorted tags */
 static int put_series(FILE *out, const char *measurement, const struct mm_lp_tag *tags, size_t n_tags)
 {
-    struct mm_lp_tag stack[8];
-    struct mm_lp_tag *sorted = n_tags <= 8 ? stack : malloc(n_tags * sizeof(*sorted));
+    struct mm_lp_tag stack[MM_LABEL_MAX + 1];
+    struct mm_lp_tag *sorted = n_tags <= MM_LABEL_MAX + 1 ? stack : malloc(n_tags * sizeof(*sorted));
     if (!sorted)
         return -1;
     if (n_tags)
@@ -242,21 +226,6 @@ int mm_lp_write_line(FILE *out, const char *measurement, const struct mm_lp_tag 
     return ferror(out) ? -1 : written > 0;
 }
 
-/* Same line when measurement and labels are equal. */
-static bool same_series(const struct mm_metric *a, const struct mm_metric *b)
-{
-    if (strcmp(mm_lp_measurement(a->group), mm_lp_measurement(b->group)) != 0)
-        return false;
-    if (a->n_labels != b->n_labels)
-        return false;
-    for (int i = 0; i < a->n_labels; i++) {
-        const char *v = mm_metric_label(b, a->labels[i].key);
-        if (!v || strcmp(v, a->labels[i].value) != 0)
-            return false;
-    }
-    return true;
-}
-
 static struct mm_lp_field metric_field(const struct mm_metric *m)
 {
     struct mm_lp_field f = { .key = m->name, .type = m->type };
@@ -269,56 +238,149 @@ static struct mm_lp_field metric_field(const struct mm_metric *m)
     return f;
 }
 
+/* ---- grouping metrics into lines in O(n): a hash of series ---- */
+
+static uint32_t hash_text(uint32_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return (h ^ 0xff) * 16777619u;
+}
+
+static uint32_t series_hash(const struct mm_metric *m)
+{
+    uint32_t h = hash_text(2166136261u, m->family->measurement);
+    for (int i = 0; i < m->n_labels; i++)
+        h = hash_text(hash_text(h, m->labels[i].key), m->labels[i].value);
+    return h;
+}
+
+/* Same line when measurement and labels (kept sorted) are equal. */
+static bool same_series(const struct mm_metric *a, const struct mm_metric *b)
+{
+    if (a->n_labels != b->n_labels || strcmp(a->family->measurement, b->family->measurement) != 0)
+        return false;
+    for (int i = 0; i < a->n_labels; i++)
+        if (strcmp(a->labels[i].key, b->labels[i].key) != 0 || strcmp(a->labels[i].value, b->labels[i].value) != 0)
+            return false;
+    return true;
+}
+
+struct grouping {
+    uint32_t *slots;     /* series table: head metric + 1, 0 = free */
+    uint32_t *fields;    /* (series, family) table: metric + 1, 0 = free */
+    uint32_t *series_of; /* per metric: its series */
+    uint32_t *start;     /* per series: first position in order[] (n_series + 1) */
+    uint32_t *order;     /* metrics sorted by series, stable */
+    uint32_t *heads;     /* per series: its first metric */
+    size_t mask, n_series;
+};
+
+static int group(const struct mm_snapshot *snap, struct grouping *g)
+{
+    size_t n = snap->count, n_slots = 16;
+    while (n_slots < 2 * n)
+        n_slots *= 2;
+    uint32_t *mem = calloc(2 * n_slots + 4 * n + 1, sizeof(*mem));
+    if (!mem)
+        return -1;
+    g->slots = mem;
+    g->fields = mem + n_slots;
+    g->series_of = g->fields + n_slots;
+    g->heads = g->series_of + n;
+    g->order = g->heads + n;
+    g->start = g->order + n;
+    g->mask = n_slots - 1;
+    g->n_series = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mm_metric *m = &snap->items[i];
+        for (size_t k = series_hash(m) & g->mask;; k = (k + 1) & g->mask) {
+            if (!g->slots[k]) {
+                g->slots[k] = (uint32_t)i + 1;
+                g->heads[g->n_series] = (uint32_t)i;
+                g->series_of[i] = (uint32_t)g->n_series++;
+                break;
+            }
+            uint32_t head = g->slots[k] - 1;
+            if (same_series(&snap->items[head], m)) {
+                g->series_of[i] = g->series_of[head];
+                break;
+            }
+        }
+    }
+    /* counting sort by series, stable: fields keep the snapshot's order */
+    for (size_t i = 0; i < n; i++)
+        g->start[g->series_of[i] + 1]++;
+    for (size_t s = 0; s < g->n_series; s++)
+        g->start[s + 1] += g->start[s];
+    for (size_t i = 0; i < n; i++)
+        g->order[g->start[g->series_of[i]]++] = (uint32_t)i;
+    for (size_t s = g->n_series; s > 0; s--)
+        g->start[s] = g->start[s - 1];
+    g->start[0] = 0;
+    return 0;
+}
+
+/* Whether metric i is the first of its family in its series (a page or a
+ * source may repeat a key; one line must not carry a field twice). */
+static bool first_of_family(const struct mm_snapshot *snap, struct grouping *g, uint32_t i)
+{
+    const struct mm_metric *m = &snap->items[i];
+    uint32_t h = (uint32_t)(uintptr_t)m->family * 2654435761u ^ g->series_of[i] * 40503u;
+    for (size_t k = h & g->mask;; k = (k + 1) & g->mask) {
+        if (!g->fields[k]) {
+            g->fields[k] = i + 1;
+            return true;
+        }
+        uint32_t j = g->fields[k] - 1;
+        if (snap->items[j].family == m->family && g->series_of[j] == g->series_of[i])
+            return false;
+    }
+}
+
 int mm_lp_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char *instance,
                          int64_t timestamp_ns)
 {
-    /* done[i]: metric i already written as part of an earlier line. */
-    unsigned char stack_done[512];
-    unsigned char *done = snap->count <= sizeof(stack_done) ? stack_done : calloc(snap->count, 1);
-    if (!done)
+    if (snap->count == 0)
+        return 0;
+    struct grouping g;
+    if (group(snap, &g) != 0)
         return -1;
-    if (done == stack_done)
-        memset(done, 0, sizeof(stack_done));
-
-    int lines = 0;
-    for (size_t i = 0; i < snap->count; i++) {
-        const struct mm_metric *head = &snap->items[i];
-        if (done[i])
-            continue;
+    int lines = 0, rc = 0;
+    for (size_t s = 0; s < g.n_series && rc == 0; s++) {
+        const struct mm_metric *head = &snap->items[g.heads[s]];
         struct mm_lp_tag tags[MM_LABEL_MAX + 1];
         size_t n_tags = 0;
         if (instance && *instance)
             tags[n_tags++] = (struct mm_lp_tag){ "instance", instance };
+        /* a label `instance` (a Prometheus page may bring one) must not
+         * replace ours: renamed as Prometheus does */
         for (int l = 0; l < head->n_labels; l++)
-            tags[n_tags++] = (struct mm_lp_tag){ head->labels[l].key, head->labels[l].value };
+            tags[n_tags++] = (struct mm_lp_tag){
+                strcmp(head->labels[l].key, "instance") == 0 ? "exported_instance" : head->labels[l].key,
+                head->labels[l].value };
         int fields = 0;
-        for (size_t j = i; j < snap->count; j++) {
-            const struct mm_metric *m = &snap->items[j];
-            if (done[j] || !same_series(head, m))
-                continue;
-            done[j] = 1;
-            struct mm_lp_field f = metric_field(m);
-            if (!field_writable(&f))
+        for (uint32_t k = g.start[s]; k < g.start[s + 1]; k++) {
+            uint32_t i = g.order[k];
+            struct mm_lp_field f = metric_field(&snap->items[i]);
+            if (!field_writable(&f) || !first_of_family(snap, &g, i))
                 continue;
             if (fields == 0) {
-                if (put_series(out, mm_lp_measurement(head->group), tags, n_tags) != 0)
-                    goto fail;
+                if (put_series(out, head->family->measurement, tags, n_tags) != 0) {
+                    rc = -1;
+                    break;
+                }
             } else {
                 fputc(',', out);
             }
             put_field(out, &f);
             fields++;
         }
-        if (fields) {
+        if (fields && rc == 0) {
             fprintf(out, " %" PRId64 "\n", timestamp_ns);
             lines++;
         }
     }
-    if (done != stack_done)
-        free(done);
-    return ferror(out) ? -1 : lines;
-fail:
-    if (done != stack_done)
-        free(done);
-    return -1;
+    free(g.slots);
+    return rc != 0 || ferror(out) ? -1 : lines;
 }

@@ -1,8 +1,9 @@
 /* line_protocol.h — writes a snapshot as InfluxDB line protocol.
  *
- * One line per (measurement, label set): measurement from the metric group,
- * tags `instance` plus the metric's labels sorted by key, fields under the
- * metrics' names. Integers get the `i` suffix (never `u`: InfluxDB 1.x
+ * One line per (measurement, label set): measurement from the metric's family
+ * (core/families.h), tags `instance` plus the metric's labels sorted by key (a
+ * label `instance` becomes `exported_instance`), fields under the metrics'
+ * names, each at most once per line. Grouping is O(n) (a hash of series). Integers get the `i` suffix (never `u`: InfluxDB 1.x
  * rejects it), NaN and infinities are left out, text becomes a string field.
  *
  * Timestamp: every line carries the time the gather started (wall clock, ns),
@@ -30,8 +31,6 @@
 #include <stdio.h>
 
 #include "core/metric.h"
-
-const char *mm_lp_measurement(enum mm_group group);
 
 /* Writes every line; returns the number of lines, or -1 on a write error. */
 int mm_lp_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char *instance,

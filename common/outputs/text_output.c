@@ -19,36 +19,26 @@
 #define WIDTH 80
 #define TOP_COUNTRIES 5
 
-static const struct mm_metric *find(const struct mm_snapshot *snap, enum mm_group group, const char *name,
+static const struct mm_metric *find(const struct mm_snapshot *snap, enum mm_origin origin, const char *name,
                                     const char *label_key, const char *label_value)
 {
-    for (size_t i = 0; i < snap->count; i++) {
-        const struct mm_metric *m = &snap->items[i];
-        if (m->group != group || strcmp(m->name, name) != 0)
-            continue;
-        if (label_key) {
-            const char *v = mm_metric_label(m, label_key);
-            if (!v || strcmp(v, label_value) != 0)
-                continue;
-        }
-        return m;
-    }
-    return NULL;
+    return label_key ? mm_snapshot_find_labeled(snap, origin, name, label_key, label_value)
+                     : mm_snapshot_find(snap, origin, name);
 }
 
 static const struct mm_metric *stat(const struct mm_snapshot *snap, const char *name)
 {
-    return find(snap, MM_GROUP_STATS, name, NULL, NULL);
+    return find(snap, MM_ORIGIN_PAGE, name, NULL, NULL);
 }
 
 static const struct mm_metric *proc(const struct mm_snapshot *snap, const char *name, const char *role)
 {
-    return find(snap, MM_GROUP_PROCESS, name, "role", role);
+    return find(snap, MM_ORIGIN_PROCESS, name, "role", role);
 }
 
 static const struct mm_metric *conn(const struct mm_snapshot *snap, const char *name)
 {
-    return find(snap, MM_GROUP_CONNECTIONS, name, "side", "client");
+    return find(snap, MM_ORIGIN_CONNECTIONS, name, "side", "client");
 }
 
 static double num(const struct mm_metric *m)
@@ -125,22 +115,20 @@ static int by_connections(const void *a, const void *b)
 static void countries(FILE *out, const struct mm_snapshot *snap)
 {
     size_t n = 0;
-    for (size_t i = 0; i < snap->count; i++)
-        n += snap->items[i].group == MM_GROUP_COUNTRY && strcmp(snap->items[i].name, "connections") == 0;
+    const struct mm_metric *first = mm_snapshot_find(snap, MM_ORIGIN_COUNTRY, "connections");
+    for (const struct mm_metric *m = first; m; m = mm_snapshot_next_of_family(snap, m))
+        n++;
     if (n == 0)
         return;
     struct country *c = calloc(n, sizeof(*c));
     if (!c)
         return;
     size_t k = 0;
-    for (size_t i = 0; i < snap->count && k < n; i++) {
-        const struct mm_metric *m = &snap->items[i];
-        if (m->group != MM_GROUP_COUNTRY || strcmp(m->name, "connections") != 0)
-            continue;
+    for (const struct mm_metric *m = first; m && k < n; m = mm_snapshot_next_of_family(snap, m)) {
         const char *code = mm_metric_label(m, "country");
         c[k].code = code ? code : "?";
         c[k].connections = (int64_t)mm_metric_as_double(m);
-        const struct mm_metric *ips = find(snap, MM_GROUP_COUNTRY, "unique_ips", "country", c[k].code);
+        const struct mm_metric *ips = find(snap, MM_ORIGIN_COUNTRY, "unique_ips", "country", c[k].code);
         c[k].ips = ips ? (int64_t)mm_metric_as_double(ips) : -1;
         k++;
     }
@@ -172,8 +160,8 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     gmtime_r(&secs, &tm);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 
-    const struct mm_metric *up = find(snap, MM_GROUP_HEALTH, "up", NULL, NULL);
-    const struct mm_metric *took = find(snap, MM_GROUP_HEALTH, "scrape_duration_seconds", NULL, NULL);
+    const struct mm_metric *up = find(snap, MM_ORIGIN_HEALTH, "up", NULL, NULL);
+    const struct mm_metric *took = find(snap, MM_ORIGIN_HEALTH, "scrape_duration_seconds", NULL, NULL);
     row(out, "mtproxy", "%s  %s  %s (scrape %.0f ms)", instance ? instance : "", when,
         up && num(up) > 0 ? "UP" : "DOWN", took ? num(took) * 1000 : 0.0);
 
@@ -208,28 +196,34 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
         bytes_text(b, sizeof(b), num(tx));
         row(out, "traffic", "clients: in %s, out %s", a, b);
     }
+    /* Page fields like tcp_readv_bytes and load_average_total are the
+     * answering process's (the master's under -M N, which serves no client):
+     * whole-proxy figures come from the processes, the page's are labelled. */
+    const struct mm_metric *workers = proc(snap, "processes", "workers");
+    const char *scope = workers && num(workers) > 0 ? " (master only)" : "";
+    const struct mm_metric *prd = proc(snap, "read_bytes", "all"), *pwr = proc(snap, "write_bytes", "all");
+    if (prd && pwr) {
+        bytes_text(a, sizeof(a), num(prd));
+        bytes_text(b, sizeof(b), num(pwr));
+        row(out, rx || tx ? "" : "traffic", "read %s, written %s (all processes)", a, b);
+    }
     const struct mm_metric *rd = stat(snap, "tcp_readv_bytes"), *wr = stat(snap, "tcp_writev_bytes");
     if (rd || wr) {
         bytes_text(a, sizeof(a), num(rd));
         bytes_text(b, sizeof(b), num(wr));
-        row(out, rx || tx ? "" : "traffic", "read %s, written %s", a, b);
+        /* tcp_readv_bytes / tcp_writev_bytes of the stats page */
+        row(out, "page", "read %s, written %s%s", a, b, scope);
     }
 
     /* cost on the host: the whole proxy (role all) when process metrics exist */
     const struct mm_metric *cu = proc(snap, "cpu_time_user", "all"), *cs = proc(snap, "cpu_time_system", "all");
     const struct mm_metric *load = stat(snap, "load_average_total");
-    char cpu[160] = "";
-    size_t cl = 0;
-    if (cu)
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "user %.2f s, ", num(cu));
-    if (cs)
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "system %.2f s, ", num(cs));
-    if (load && cl < sizeof(cpu))
-        cl += (size_t)snprintf(cpu + cl, sizeof(cpu) - cl, "%.1f%% of one core (load_average_total)", num(load));
-    else if (cl >= 2 && cl < sizeof(cpu))
-        snprintf(cpu + cl - 2, sizeof(cpu) - cl + 2, " (all processes)");
-    if (cpu[0])
-        row(out, "cpu", "%s", cpu);
+    if (cu && cs)
+        row(out, "cpu", "user %.2f s, system %.2f s (all processes)", num(cu), num(cs));
+    else if (cu || cs)
+        row(out, "cpu", "%s %.2f s (all processes)", cu ? "user" : "system", num(cu ? cu : cs));
+    if (load)
+        row(out, cu || cs ? "" : "cpu", "%.1f%% of one core (load_average_total)%s", num(load), scope);
     const struct mm_metric *rss = proc(snap, "memory_rss", "all");
     if (!rss)
         rss = stat(snap, "vmrss_bytes");
@@ -251,9 +245,12 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     }
     const struct mm_metric *procs = proc(snap, "processes", "all");
     const struct mm_metric *restarts = proc(snap, "restarts", "master");
-    if (procs || restarts)
+    if (procs && workers)
+        row(out, "processes", "%.0f, restarts %.0f (master + %.0f workers)", num(procs),
+            restarts ? num(restarts) : 0.0, num(workers));
+    else if (procs || restarts)
         row(out, "processes", "%.0f, restarts %.0f", num(procs), restarts ? num(restarts) : 0.0);
-    const struct mm_metric *errs = find(snap, MM_GROUP_HEALTH, "scrape_errors", NULL, NULL);
+    const struct mm_metric *errs = find(snap, MM_ORIGIN_HEALTH, "scrape_errors", NULL, NULL);
     if (errs)
         row(out, "errors", "%.0f failed scrapes", num(errs));
     fputc('\n', out);

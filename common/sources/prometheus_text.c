@@ -16,6 +16,7 @@
 
 #include "core/hash.h"
 #include "core/number.h"
+#include "sources/parse_note.h"
 
 #define ARENA_BLOCK (64 * 1024)
 #define LABELS_HARD_MAX 64 /* stack buffer for one line's labels */
@@ -124,18 +125,10 @@ static void note(struct ctx *c, const char *fmt, ...) __attribute__((format(prin
 
 static void note(struct ctx *c, const char *fmt, ...)
 {
-    if (c->res->first_error[0])
-        return;
-    char reason[128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(c->res->first_error, sizeof(c->res->first_error), c->line_no, fmt, ap);
     va_end(ap);
-    /* the page's bytes go to a log: nothing unprintable */
-    for (char *p = reason; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
-    snprintf(c->res->first_error, sizeof(c->res->first_error), "line %u: %s", c->line_no, reason);
 }
 
 #define SKIP(c, ...)                                                                                       \

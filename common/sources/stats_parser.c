@@ -14,14 +14,17 @@
 #include <string.h>
 
 #include "core/number.h"
+#include "sources/parse_note.h"
 #include "sources/stats_fields.h"
 
 struct parse_ctx {
     struct mm_snapshot *snap;
-    struct mm_stats_result *result;
+    struct mm_parse_result *result;
     unsigned char seen[256]; /* known keys already parsed, by table index */
-    unsigned unknown_keys;
+    unsigned unknown_values; /* metrics made of unknown keys, capped */
     unsigned line_no;
+    mm_stats_key_hook hook;
+    void *hook_ctx;
 };
 
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,15 +32,10 @@ static void skip_line(struct parse_ctx *ctx, const char *fmt, ...) __attribute__
 static void skip_line(struct parse_ctx *ctx, const char *fmt, ...)
 {
     ctx->result->skipped++;
-    if (ctx->result->first_error[0])
-        return;
-    char reason[120];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    mm_parse_note(ctx->result->first_error, sizeof(ctx->result->first_error), ctx->line_no, fmt, ap);
     va_end(ap);
-    snprintf(ctx->result->first_error, sizeof(ctx->result->first_error), "line %u: %s",
-             ctx->line_no, reason);
 }
 
 static bool valid_key(const char *key, size_t len)
@@ -100,8 +98,8 @@ static bool add_number(struct parse_ctx *ctx, const char *name, enum mm_kind kin
                        enum mm_value_type type, int64_t i, double d)
 {
     struct mm_metric *m = type == MM_INT
-                              ? mm_snapshot_add_int(ctx->snap, MM_GROUP_STATS, kind, name, i)
-                              : mm_snapshot_add_double(ctx->snap, MM_GROUP_STATS, kind, name, d);
+                              ? mm_snapshot_add_int(ctx->snap, MM_ORIGIN_PAGE, kind, name, i)
+                              : mm_snapshot_add_double(ctx->snap, MM_ORIGIN_PAGE, kind, name, d);
     if (!m) {
         skip_line(ctx, "out of memory");
         return false;
@@ -121,6 +119,14 @@ static bool valid_text(const char *s)
     return true;
 }
 
+/* The page's "PID" ("[ip:port:pid:start]") beside its integer "pid": field
+ * keys differing only in case on one line-protocol point confuse every
+ * query, so it is reported as process_id (MTProxy's struct process_id). */
+static const char *metric_name(const char *key)
+{
+    return strcmp(key, "PID") == 0 ? "process_id" : key;
+}
+
 static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, char *value)
 {
     if (f->type == MM_STRING) {
@@ -128,7 +134,7 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
         }
-        if (!mm_snapshot_add_text(ctx->snap, MM_GROUP_STATS, f->key, value)) {
+        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, metric_name(f->key), value)) {
             skip_line(ctx, "out of memory");
             return;
         }
@@ -178,26 +184,28 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
 }
 
 /* A key this version does not know: numbers become gauges (several
- * space-separated numbers become key_0, key_1 ...), anything else text. */
+ * space-separated numbers become key_0, key_1 ...), anything else text.
+ * Unknown numbers are always floats: a key printed `1` then `1.5` must not
+ * change its field type in InfluxDB. */
 static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
 {
     /* The cap first: past it a line costs O(1), so a hostile body of a
-     * million distinct keys is parsed in time linear in its size. */
-    if (ctx->unknown_keys >= MM_STATS_UNKNOWN_MAX) {
-        skip_line(ctx, "%s: more than %d unknown keys", key, MM_STATS_UNKNOWN_MAX);
+     * million distinct keys is parsed in time linear in its size. It counts
+     * values, not keys, so 16-value keys cannot fill the snapshot's
+     * families either. */
+    if (ctx->unknown_values >= MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
         return;
     }
-    if (mm_snapshot_find(ctx->snap, MM_GROUP_STATS, key)) {
+    if (mm_snapshot_find(ctx->snap, MM_ORIGIN_PAGE, key)) {
         skip_line(ctx, "%s: duplicate key", key);
         return;
     }
-    ctx->unknown_keys++;
 
-    int64_t i = 0;
     double d = 0;
-    bool is_int = parse_int(value, &i);
-    if (is_int || parse_double(value, &d)) {
-        if (add_number(ctx, key, MM_GAUGE, is_int ? MM_INT : MM_DOUBLE, i, d))
+    if (parse_double(value, &d)) {
+        ctx->unknown_values++;
+        if (add_number(ctx, key, MM_GAUGE, MM_DOUBLE, 0, d))
             ctx->result->keys++;
         return;
     }
@@ -209,13 +217,17 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
     bool numeric = n > 1 && n <= MM_STATS_VECTOR_MAX;
     for (int k = 0; numeric && k < n; k++)
         numeric = parse_double(tokens[k], &d);
+    if (numeric && ctx->unknown_values + (unsigned)n > MM_STATS_UNKNOWN_MAX) {
+        skip_line(ctx, "%s: more than %d values of unknown keys", key, MM_STATS_UNKNOWN_MAX);
+        return;
+    }
     if (numeric) {
+        ctx->unknown_values += (unsigned)n;
         for (int k = 0; k < n; k++) {
             char name[MM_NAME_MAX];
             snprintf(name, sizeof(name), "%s_%d", key, k);
-            enum mm_value_type type = parse_int(tokens[k], &i) ? MM_INT : MM_DOUBLE;
             parse_double(tokens[k], &d); /* validated above */
-            if (!add_number(ctx, name, MM_GAUGE, type, i, d))
+            if (!add_number(ctx, name, MM_GAUGE, MM_DOUBLE, 0, d))
                 return;
         }
         ctx->result->keys++;
@@ -226,7 +238,8 @@ static void parse_unknown(struct parse_ctx *ctx, const char *key, char *value)
         skip_line(ctx, "%s: value is neither a number nor printable text", key);
         return;
     }
-    if (!mm_snapshot_add_text(ctx->snap, MM_GROUP_STATS, key, value)) {
+    ctx->unknown_values++;
+    if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, key, value)) {
         skip_line(ctx, "out of memory");
         return;
     }
@@ -269,6 +282,18 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
     value[len - key_len - 1] = '\0';
 
     const struct mm_stats_field *f = mm_stats_field_find(key);
+    if (!f && ctx->hook) {
+        int taken = ctx->hook(ctx->hook_ctx, key, value);
+        if (taken > 0) {
+            ctx->result->keys++;
+            ctx->result->metrics++;
+            return;
+        }
+        if (taken < 0) {
+            skip_line(ctx, "%s: malformed or duplicate", key);
+            return;
+        }
+    }
     if (!f) {
         parse_unknown(ctx, key, value);
         return;
@@ -283,9 +308,15 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
 }
 
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
-                   struct mm_stats_result *result)
+                   struct mm_parse_result *result)
 {
-    struct parse_ctx ctx = { .snap = snap, .result = result };
+    return mm_stats_parse_hooked(body, len, snap, result, NULL, NULL);
+}
+
+int mm_stats_parse_hooked(const char *body, size_t len, struct mm_snapshot *snap,
+                          struct mm_parse_result *result, mm_stats_key_hook hook, void *hook_ctx)
+{
+    struct parse_ctx ctx = { .snap = snap, .result = result, .hook = hook, .hook_ctx = hook_ctx };
     memset(result, 0, sizeof(*result));
 
     const char *p = body, *end = body + len;

@@ -2,32 +2,34 @@
  *
  * The input is hostile until parsed: every line is checked and a bad line is
  * skipped and counted, never turned into a wrong number. Metrics go into the
- * snapshot with group MM_GROUP_STATS. */
+ * snapshot with origin MM_ORIGIN_PAGE (mtproxy_stats.c wraps this parser as
+ * the source "mtproxy-stats"). */
 #ifndef MM_STATS_PARSER_H
 #define MM_STATS_PARSER_H
 
 #include <stddef.h>
 
 #include "core/metric.h"
+#include "sources/source.h"
 
 #define MM_STATS_LINE_MAX 4096   /* longer lines are junk, not stats */
 #define MM_STATS_KEY_MAX 80      /* fits collectd's 128-byte type instance */
 #define MM_STATS_TEXT_MAX 512    /* version is ~130 bytes */
-#define MM_STATS_UNKNOWN_MAX 512 /* future keys kept per gather, bounded */
+#define MM_STATS_UNKNOWN_MAX 512 /* values of future keys kept per gather */
 #define MM_STATS_VECTOR_MAX 16   /* values kept of an unknown multi-value key */
-
-struct mm_stats_result {
-    unsigned lines;        /* lines seen, section markers included */
-    unsigned metrics;      /* metrics added to the snapshot */
-    unsigned keys;         /* lines that became metrics */
-    unsigned skipped;      /* malformed lines, not reported */
-    char first_error[160]; /* "line 12: ..." of the first skipped line */
-};
 
 /* Parses body[0..len) into snap. Returns 0 when at least one stats line was
  * understood, -1 when the body holds no MTProxy stats at all (empty, HTML,
  * binary): then result->first_error says why. */
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
-                   struct mm_stats_result *result);
+                   struct mm_parse_result *result);
+
+/* The same with a hook for keys the field table does not know (teleproxy's
+ * secret_<label>_* keys): hook(ctx, key, value) returns 1 when it reported
+ * the line itself, 0 to leave it to the parser, -1 when the line is
+ * malformed (skipped and counted). */
+typedef int (*mm_stats_key_hook)(void *ctx, const char *key, const char *value);
+int mm_stats_parse_hooked(const char *body, size_t len, struct mm_snapshot *snap,
+                          struct mm_parse_result *result, mm_stats_key_hook hook, void *hook_ctx);
 
 #endif

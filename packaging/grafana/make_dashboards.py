@@ -4,7 +4,7 @@
     python3 packaging/grafana/make_dashboards.py
 
 mtproxy-influxdb.json: InfluxDB (InfluxQL) fed by Telegraf + mtproxy-telegraf (measurements mtproxy,
-mtproxy_process, mtproxy_connections, mtproxy_country). mtproxy-prometheus.json: Prometheus scraping
+mtproxy_stats, mtproxy_process, mtproxy_connections, mtproxy_country). mtproxy-prometheus.json: Prometheus scraping
 collectd's write_prometheus (collectd_mtproxy_<type>{mtproxy="<instance>",type="<type_instance>"}).
 Both are import-ready (Dashboards > New > Import asks for the data source). The panels are the same;
 tests/integration/test_dashboards.py checks every field and metric they query against real runs.
@@ -35,16 +35,16 @@ panel('Proxy up', 'none', 'stat', 4, 4,
       'up: 1 when the stats page was read this interval, 0 when the proxy is down',
       [(None, 'red'), (1, 'green')])
 panel('Client connections', 'none', 'stat', 4, 4,
-      [('mtproxy', 'last("total_special_connections")', '', 'clients')],
-      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
+      [('mtproxy_stats', 'last("total_special_connections")', '', 'clients')],
+      [('collectd_mtproxy_gauge{%s,type="stats-total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'total_special_connections: open client connections')
 panel('Distinct client IPs', 'none', 'stat', 4, 4,
       [('mtproxy_connections', 'last("unique_ips")', '"side" = \'client\'', 'people')],
       [('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'unique_ips: distinct remote IPs with a live client connection')
 panel('Ready upstream targets', 'none', 'stat', 4, 4,
-      [('mtproxy', 'last("total_ready_targets")', '', 'ready')],
-      [('collectd_mtproxy_gauge{%s,type="total_ready_targets"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
+      [('mtproxy_stats', 'last("total_ready_targets")', '', 'ready')],
+      [('collectd_mtproxy_gauge{%s,type="stats-total_ready_targets"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'total_ready_targets: Telegram middle proxies ready; 0 = clients cannot be served',
       [(None, 'red'), (1, 'green')])
 panel('Descriptors used', 'percent', 'gauge', 4, 4,
@@ -62,10 +62,10 @@ panel('Restarts', 'none', 'stat', 4, 4,
         '{{exported_instance}} {{mtproxy}}')],
       'restarts of the master within the time range')
 panel('Client connections and limit', 'none', 'timeseries', 12, 8,
-      [('mtproxy', 'mean("total_special_connections")', '', 'connections'),
-       ('mtproxy', 'mean("total_max_special_connections")', '', 'limit')],
-      [('collectd_mtproxy_gauge{%s,type="total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} connections'),
-       ('collectd_mtproxy_gauge{%s,type="total_max_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} limit')],
+      [('mtproxy_stats', 'mean("total_special_connections")', '', 'connections'),
+       ('mtproxy_stats', 'mean("total_max_special_connections")', '', 'limit')],
+      [('collectd_mtproxy_gauge{%s,type="stats-total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} connections'),
+       ('collectd_mtproxy_gauge{%s,type="stats-total_max_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} limit')],
       'open client connections against the sum of the workers\' limits (MTProxy logs CRITICAL above 90%)')
 panel('Client sockets by TCP state, distinct IPs', 'none', 'timeseries', 12, 8,
       [('mtproxy_connections', 'mean("established")', '"side" = \'client\'', 'established'),
@@ -78,22 +78,22 @@ panel('Client sockets by TCP state, distinct IPs', 'none', 'timeseries', 12, 8,
        ('collectd_mtproxy_gauge{%s,type="client-ips_over_limit"}' % P_SEL, '{{exported_instance}} {{mtproxy}} IPs over limit')],
       'from the kernel\'s socket table')
 panel('Traffic', 'Bps', 'timeseries', 12, 8,
-      [('mtproxy', 'non_negative_derivative(last("tcp_readv_bytes"), 1s)', '', 'read'),
-       ('mtproxy', 'non_negative_derivative(last("tcp_writev_bytes"), 1s)', '', 'written')],
-      [('rate(collectd_mtproxy_derive_total{%s,type="tcp_readv_bytes"}[$__rate_interval])' % P_SEL,
+      [('mtproxy_stats', 'non_negative_derivative(last("tcp_readv_bytes"), 1s)', '', 'read'),
+       ('mtproxy_stats', 'non_negative_derivative(last("tcp_writev_bytes"), 1s)', '', 'written')],
+      [('rate(collectd_mtproxy_derive_total{%s,type="stats-tcp_readv_bytes"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} read'),
-       ('rate(collectd_mtproxy_derive_total{%s,type="tcp_writev_bytes"}[$__rate_interval])' % P_SEL,
+       ('rate(collectd_mtproxy_derive_total{%s,type="stats-tcp_writev_bytes"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} written')],
       'bytes the proxy read from and wrote to its sockets (all processes)')
 panel('Forwarded and dropped', 'ops', 'timeseries', 12, 8,
-      [('mtproxy', 'non_negative_derivative(last("tot_forwarded_queries"), 1s)', '', 'queries'),
-       ('mtproxy', 'non_negative_derivative(last("tot_forwarded_responses"), 1s)', '', 'responses'),
-       ('mtproxy', 'non_negative_derivative(last("dropped_queries"), 1s)', '', 'dropped queries')],
-      [('rate(collectd_mtproxy_derive_total{%s,type="tot_forwarded_queries"}[$__rate_interval])' % P_SEL,
+      [('mtproxy_stats', 'non_negative_derivative(last("tot_forwarded_queries"), 1s)', '', 'queries'),
+       ('mtproxy_stats', 'non_negative_derivative(last("tot_forwarded_responses"), 1s)', '', 'responses'),
+       ('mtproxy_stats', 'non_negative_derivative(last("dropped_queries"), 1s)', '', 'dropped queries')],
+      [('rate(collectd_mtproxy_derive_total{%s,type="stats-tot_forwarded_queries"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} queries'),
-       ('rate(collectd_mtproxy_derive_total{%s,type="tot_forwarded_responses"}[$__rate_interval])' % P_SEL,
+       ('rate(collectd_mtproxy_derive_total{%s,type="stats-tot_forwarded_responses"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} responses'),
-       ('rate(collectd_mtproxy_derive_total{%s,type="dropped_queries"}[$__rate_interval])' % P_SEL,
+       ('rate(collectd_mtproxy_derive_total{%s,type="stats-dropped_queries"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} dropped queries')],
       'client packets relayed upstream, answers relayed back, packets dropped for lack of a ready upstream')
 panel('CPU', 'percentunit', 'timeseries', 12, 8,

@@ -24,15 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[size] = '\0';
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     (void)mm_stats_parse(body, size, &snap, &res);
     char raw[MM_LABEL_VALUE_MAX];
     snprintf(raw, sizeof(raw), "%s", body);
-    struct mm_metric *m = mm_snapshot_add_text(&snap, MM_GROUP_HEALTH, "raw", body);
+    struct mm_metric *m = mm_snapshot_add_text(&snap, MM_ORIGIN_HEALTH, "raw", body);
     if (m)
-        (void)mm_metric_add_label(m, "country", raw);
-    mm_snapshot_add_double(&snap, MM_GROUP_PROCESS, MM_GAUGE, "nan", NAN);
-    mm_snapshot_add_double(&snap, MM_GROUP_PROCESS, MM_GAUGE, "inf", -INFINITY);
+        (void)mm_metric_add_label(&snap, m, "country", raw);
+    mm_snapshot_add_double(&snap, MM_ORIGIN_PROCESS, MM_GAUGE, "nan", NAN);
+    mm_snapshot_add_double(&snap, MM_ORIGIN_PROCESS, MM_GAUGE, "inf", -INFINITY);
 
     char *out = NULL;
     size_t out_len = 0;

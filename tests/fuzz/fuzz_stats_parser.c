@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(body, data, size);
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result r;
+    struct mm_parse_result r;
     memset(&r, 0, sizeof(r));
     int rc = mm_stats_parse(body, size, &snap, &r);
     if (rc != 0 && rc != -1)

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 FUZZ = os.path.join(BUILD, "fuzz")
 TARGETS = ["stats_parser", "line_protocol", "json_output", "sockdiag", "procfs", "procnet",
-           "options", "netmask", "prometheus_text", "number"]
+           "options", "netmask", "state_file", "prometheus_text", "number", "sources"]
 FIX = os.path.join(ROOT, "tests", "fixtures")
 ENV = dict(os.environ,
            ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0",
@@ -56,6 +56,14 @@ def seed_dir(target):
     if target in ("stats_parser", "json_output"):
         for p in stats:
             shutil.copy(p, d)
+    elif target == "sources":
+        types = {"teleproxy": 0, "mtprotoproxy": 2, "mtg": 3, "telemt": 2, "mtproto.zig": 1}
+        for p in sorted(glob.glob(os.path.join(FIX, "peers", "*", "*.txt"))) + stats[:3]:
+            impl = os.path.basename(os.path.dirname(p))
+            data = open(p, "rb").read()
+            if data.startswith(b"HTTP/"):
+                data = data.split(b"\r\n\r\n", 1)[1]
+            _write(d, impl + "-" + os.path.basename(p), bytes([types.get(impl, 1)]) + data)
     elif target == "prometheus_text":
         for p in sorted(glob.glob(os.path.join(FIX, "peers", "*", "*.txt"))):
             shutil.copy(p, os.path.join(d, os.path.basename(os.path.dirname(p)) + "-" + os.path.basename(p)))

@@ -38,7 +38,7 @@ class CollectdManPage(unittest.TestCase):
                         'EXAMPLES'):
             self.assertIn('\n%s\n' % section, text)
         for ident in ('gauge-up', 'derive-scrape_errors', 'gauge-scrape_duration_seconds',
-                      'collectd_mtproxy_gauge{mtproxy="main",type="total_special_connections"'):
+                      'collectd_mtproxy_gauge{mtproxy="main",type="stats-total_special_connections"'):
             self.assertIn(ident, text)
 
     def test_make_builds_the_gzipped_page(self):

@@ -55,11 +55,11 @@ class CollectdPrometheus(unittest.TestCase):
         # gauges: collectd_<plugin>_<type> with the plugin instance as label "mtproxy", the type instance
         # as "type", and collectd's host as "instance"
         self.assertEqual(s[('collectd_mtproxy_gauge', label('up'))], 1.0, text[-2000:])
-        self.assertEqual(s[('collectd_mtproxy_gauge', label('total_special_connections'))],
+        self.assertEqual(s[('collectd_mtproxy_gauge', label('stats-total_special_connections'))],
                          float(fx['total_special_connections']))
-        self.assertEqual(s[('collectd_mtproxy_gauge', label('workers'))], float(fx['workers']))
+        self.assertEqual(s[('collectd_mtproxy_gauge', label('stats-workers'))], float(fx['workers']))
         # counters (DERIVE) become Prometheus counters with the _total suffix
-        self.assertEqual(s[('collectd_mtproxy_derive_total', label('tot_forwarded_queries'))],
+        self.assertEqual(s[('collectd_mtproxy_derive_total', label('stats-tot_forwarded_queries'))],
                          float(fx['tot_forwarded_queries']))
         self.assertIn('# TYPE collectd_mtproxy_gauge gauge', text)
         self.assertIn('# TYPE collectd_mtproxy_derive_total counter', text)

@@ -78,16 +78,6 @@ class BothFrontsAgree(unittest.TestCase):
 
 
 class CollectdTimeoutIsMilliseconds(unittest.TestCase):
-    def test_bare_number_is_milliseconds_in_the_interval_check(self):
-        # Interval 2 s: Timeout 5000 (5 s) is lowered, 1500 (1.5 s) is not.
-        rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout 5000\n</Instance>')
-        self.assertEqual(rc, 0, log)
-        self.assertIn('instance "x": Timeout 5s is not below the interval 2s; using 1.6s', log)
-        rc, log = collectd_check_config('<Instance "x">\n  Interval 2\n  Timeout 1500\n</Instance>')
-        self.assertEqual(rc, 0, log)
-        self.assertNotIn('not below the interval', log)
-        self.assertNotIn('is 1500 ms', log)
-
     def test_small_bare_number_warns_about_the_unit(self):
         rc, log = collectd_check_config('<Instance "x">\n  Timeout 3\n</Instance>')
         self.assertEqual(rc, 0, log)

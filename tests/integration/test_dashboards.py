@@ -180,7 +180,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                 tags.setdefault(m, set()).update(t)
                 # Telegraf adds its host tag to every metric
                 tagged.append(line.replace(m + ',', m + ',host=testhost,', 1))
-            for m in ('mtproxy', 'mtproxy_process', 'mtproxy_connections', 'mtproxy_country'):
+            for m in ('mtproxy', 'mtproxy_stats', 'mtproxy_process', 'mtproxy_connections', 'mtproxy_country'):
                 self.assertIn(m, fields, 'no %s lines in %r' % (m, lines[:3]))
             influx.create_db('telegraf')
             status, body = influx.write('telegraf', '\n'.join(tagged) + '\n')
@@ -220,7 +220,7 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                     '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
             with Collectd(conf, extra_conf=extra) as cd:
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
-                cd.wait_for('mtproxy-main/derive-tot_forwarded_queries', timeout=10,
+                cd.wait_for('mtproxy-main/derive-stats-tot_forwarded_queries', timeout=10,
                             pred=lambda v: v['value'] == v['value'])  # a second read: rates are there
                 got = {}
 

@@ -152,8 +152,8 @@ class DebPackages(unittest.TestCase):
                 with Collectd(None, load_plugin=False, extra_conf=extra) as cd:
                     v = cd.wait_for('mtproxy-main/gauge-up', timeout=15, pred=lambda v: v['value'] == 1.0)
                     self.assertEqual(v['value'], 1.0)
-                    cd.wait_for('mtproxy-main/gauge-total_special_connections', timeout=10)
-                    cd.wait_for('mtproxy-main/gauge-workers', timeout=10)
+                    cd.wait_for('mtproxy-main/gauge-stats-total_special_connections', timeout=10)
+                    cd.wait_for('mtproxy-main/gauge-stats-workers', timeout=10)
                     rows = cd.csv_rows('mtproxy-main/gauge-up')
                     self.assertTrue(rows and rows[-1]['value'] == 1.0, rows)
                     log = cd.log_text()
@@ -170,7 +170,9 @@ class DebPackages(unittest.TestCase):
         measurement, tags, fields, ts = parse_line(lines[0])
         self.assertEqual(tags.get('instance'), 'main')
         self.assertEqual(fields.get('up'), 1)
-        self.assertIn('total_special_connections', fields)
+        page = [l for l in out.splitlines() if l.startswith('mtproxy_stats,')]
+        self.assertTrue(page, out)
+        self.assertIn('total_special_connections', parse_line(page[0])[2])
         # the packaged Telegraf snippet calls the installed binary
         with open(TELEGRAF_SNIPPET) as f:
             self.assertIn('"/usr/bin/mtproxy-telegraf"', f.read())

@@ -35,7 +35,7 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)(?: (\d+))?$')
 HEALTHY = 'stats-upstream-with-clients-M1.txt'
 LOST = 'stats-upstream-lost-M1.txt'
 # the types the rules read (the input series are the captured samples of these)
-RULE_TYPES = ('up', 'total_ready_targets', 'total_special_connections', 'total_max_special_connections',
+RULE_TYPES = ('up', 'stats-total_ready_targets', 'stats-total_special_connections', 'stats-total_max_special_connections',
               'client-ips_over_limit', 'all_fd_usage', 'master_restarts')
 
 
@@ -124,12 +124,12 @@ def capture():
         pb = free_port()
         with Collectd(mtproxy_conf(sb_lost.url), extra_conf=prom_conf(pb), hostname='proxy-b') as b:
             CAPTURE['b_lost'] = wait_scrape(pb, lambda s: up_is(1.0)(s) and any(
-                dict(l).get('type') == 'total_ready_targets' and v == 0 for (n, l), v in s.items()))
+                dict(l).get('type') == 'stats-total_ready_targets' and v == 0 for (n, l), v in s.items()))
             assert CAPTURE['b_lost'], b.log_text()[-2000:]
             sb_lost.set_mode('refuse')
             # down: up 0, and the stats keys gone from the page (write_prometheus drops missing values)
             CAPTURE['b_down'] = wait_scrape(pb, lambda s: up_is(0.0)(s) and not any(
-                dict(l).get('type') == 'total_ready_targets' for (n, l), v in s.items()))
+                dict(l).get('type') == 'stats-total_ready_targets' for (n, l), v in s.items()))
             assert CAPTURE['b_down'], b.log_text()[-2000:]
     return CAPTURE
 
@@ -261,10 +261,10 @@ class PromtoolTestOnRealScrapes(unittest.TestCase):
         def val(s, t):
             return [v for (n, l), v in s.items() if dict(l).get('type') == t and n == 'collectd_mtproxy_gauge']
         self.assertEqual(val(self.cap['a'], 'up'), [1.0])
-        self.assertEqual(val(self.cap['a'], 'total_ready_targets'), [5.0])
-        self.assertEqual(val(self.cap['b_lost'], 'total_ready_targets'), [0.0])
+        self.assertEqual(val(self.cap['a'], 'stats-total_ready_targets'), [5.0])
+        self.assertEqual(val(self.cap['b_lost'], 'stats-total_ready_targets'), [0.0])
         self.assertEqual(val(self.cap['b_down'], 'up'), [0.0])
-        self.assertEqual(val(self.cap['b_down'], 'total_ready_targets'), [])
+        self.assertEqual(val(self.cap['b_down'], 'stats-total_ready_targets'), [])
         hosts = {dict(l).get('instance') for s in ('a', 'b_ok') for (n, l) in self.cap[s]}
         self.assertEqual(hosts, {'proxy-a', 'proxy-b'})
 

@@ -45,37 +45,42 @@ class TelegrafInflux(unittest.TestCase):
         self.assertLess(seconds, 1.0)
         lines = [l for b in batches for l in b]
         self.assertEqual(sum(1 for l in lines if l.startswith('mtproxy,')), 3)
+        self.assertEqual(sum(1 for l in lines if l.startswith('mtproxy_stats,')), 3)
         self.write_all(db, lines)
 
-        rows = self.influx.rows(db, 'mtproxy')
+        # the page's keys in their own measurement, health in mtproxy
+        rows = self.influx.rows(db, 'mtproxy_stats')
         self.assertEqual(len(rows), 3)
         last = rows[-1]
+        health = self.influx.rows(db, 'mtproxy')[-1]
         self.assertEqual(last['instance'], 'fra1')
+        self.assertEqual(health['instance'], 'fra1')
         for key in ('total_special_connections', 'total_max_special_connections', 'http_queries',
                     'tot_forwarded_queries', 'total_ready_targets', 'vmrss_bytes', 'uptime'):
             self.assertEqual(last[key], int(self.fixture[key]), key)
         self.assertAlmostEqual(last['average_idle_percent'], float(self.fixture['average_idle_percent']))
         self.assertEqual(last['version'], self.fixture['version'])
         self.assertEqual(last['config_md5'], self.fixture['config_md5'])
-        self.assertEqual(last['up'], 1)
-        self.assertGreater(last['scrape_duration_seconds'], 0)
+        self.assertEqual(health['up'], 1)
+        self.assertGreater(health['scrape_duration_seconds'], 0)
         self.assertEqual(last['total_accept_connections_failed_calls'], 0)
         self.assertEqual(last['tot_threads_io'], 16)
 
-        types = self.influx.field_types(db, 'mtproxy')
+        types = self.influx.field_types(db, 'mtproxy_stats')
         self.assertEqual(types['http_queries'], 'integer')
         self.assertEqual(types['total_special_connections'], 'integer')
         self.assertEqual(types['tot_idle_time'], 'float')
         self.assertEqual(types['rpc_qps'], 'float')
         self.assertEqual(types['version'], 'string')
+        types = self.influx.field_types(db, 'mtproxy')
         self.assertEqual(types['up'], 'integer')
         self.assertEqual(types['scrape_duration_seconds'], 'float')
 
     def test_counters_advance_between_gathers(self):
         with StatsServer(fixture=FIXTURE) as srv, Execd(['--url', srv.url]) as ex:
-            first = [l for l in ex.tick() if l.startswith('mtproxy,')][0]
+            first = [l for l in ex.tick() if l.startswith('mtproxy_stats,')][0]
             time.sleep(1.1)
-            second = [l for l in ex.tick() if l.startswith('mtproxy,')][0]
+            second = [l for l in ex.tick() if l.startswith('mtproxy_stats,')][0]
             ex.close_stdin()
         self.assertGreater(field(second, 'http_queries'), field(first, 'http_queries'))
         self.assertEqual(field(second, 'max_connections'), field(first, 'max_connections'))
@@ -95,7 +100,7 @@ class TelegrafInflux(unittest.TestCase):
         self.assertEqual(len(main), 3)
         for l in main:
             self.assertEqual(field(l, 'up'), 0)
-            self.assertIsNone(field(l, 'total_special_connections'))
+        self.assertFalse([l for l in lines if l.startswith('mtproxy_stats,')])
         # the same failure three times is logged once, naming the URL and the reason
         self.assertEqual(len(errors), 1, ex.stderr_lines)
         self.assertIn(srv.url, errors[0])
@@ -136,7 +141,9 @@ class TelegrafInflux(unittest.TestCase):
             rc, out, err = run_once(['--url', srv.url])
         self.assertEqual(rc, 0)
         self.assertEqual(len([l for l in out if l.startswith('mtproxy,')]), 1)
-        self.assertEqual(field(out[0], 'total_special_connections'), int(self.fixture['total_special_connections']))
+        page = [l for l in out if l.startswith('mtproxy_stats,')]
+        self.assertEqual(len(page), 1)
+        self.assertEqual(field(page[0], 'total_special_connections'), int(self.fixture['total_special_connections']))
 
     def test_sigterm_exits_cleanly(self):
         import signal

@@ -75,7 +75,7 @@ class TelegrafModes(unittest.TestCase):
                 self.influx.create_db(db)
                 status, body = self.influx.write(db, '\n'.join(lines) + '\n')
                 self.assertEqual(status, 204, body)
-                rows = self.influx.rows(db, 'mtproxy')
+                rows = self.influx.rows(db, 'mtproxy_stats')
                 self.assertEqual(len(rows), 3)
                 self.assertEqual(rows[-1]['instance'], 'm_' + mode)
                 self.assertEqual(rows[-1]['total_special_connections'],
@@ -160,18 +160,19 @@ class TelegrafModes(unittest.TestCase):
         by_name = {(m['measurement'], m['name']): m for m in doc['metrics'] if not m['labels']}
         for key in ('total_special_connections', 'total_max_special_connections', 'http_queries', 'vmrss_bytes',
                     'uptime', 'max_connections'):
-            m = by_name[('mtproxy', key)]
+            m = by_name[('mtproxy_stats', key)]
             self.assertEqual(m['value'], int(self.fixture[key]), key)
             self.assertEqual(m['type'], 'integer')
-        self.assertAlmostEqual(by_name[('mtproxy', 'average_idle_percent')]['value'],
+        self.assertAlmostEqual(by_name[('mtproxy_stats', 'average_idle_percent')]['value'],
                                float(self.fixture['average_idle_percent']))
-        self.assertEqual(by_name[('mtproxy', 'version')]['value'], self.fixture['version'])
-        self.assertEqual(by_name[('mtproxy', 'version')]['kind'], 'text')
-        self.assertEqual(by_name[('mtproxy', 'http_queries')]['kind'], 'counter')
+        self.assertEqual(by_name[('mtproxy_stats', 'version')]['value'], self.fixture['version'])
+        self.assertEqual(by_name[('mtproxy_stats', 'version')]['kind'], 'text')
+        self.assertEqual(by_name[('mtproxy_stats', 'http_queries')]['kind'], 'counter')
         self.assertEqual(by_name[('mtproxy', 'up')]['value'], 1)
         for m in doc['metrics']:
             self.assertEqual(set(m), {'measurement', 'name', 'kind', 'type', 'value', 'labels'})
-            self.assertIn(m['measurement'], ('mtproxy', 'mtproxy_process', 'mtproxy_connections', 'mtproxy_country'))
+            self.assertIn(m['measurement'], ('mtproxy', 'mtproxy_stats', 'mtproxy_summary', 'mtproxy_process', 'mtproxy_connections',
+                                              'mtproxy_country'))
 
     def test_json_once_matches_the_fixture_and_the_line_protocol(self):
         rc, out, err = run_once(['--url', self.srv.url, '--format', 'json'])
@@ -180,9 +181,10 @@ class TelegrafModes(unittest.TestCase):
         doc = json.loads(out[0])
         self.check_json(doc)
         rc, lp, err = run_once(['--url', self.srv.url])
-        fields = parse_line(main_lines(lp)[0])[2]
-        names = {m['name'] for m in doc['metrics'] if m['measurement'] == 'mtproxy'}
-        self.assertEqual(names, set(fields))
+        for measurement in ('mtproxy', 'mtproxy_stats'):
+            fields = parse_line([l for l in lp if l.startswith(measurement + ',')][0])[2]
+            names = {m['name'] for m in doc['metrics'] if m['measurement'] == measurement}
+            self.assertEqual(names, set(fields), measurement)
 
     def test_json_in_every_mode(self):
         for mode in MODES:

@@ -188,7 +188,7 @@ static void burn(int ms)
             x += (unsigned long)i;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
-    (void)x; /* clang: set but not used; the loop is the point */
+    (void)x; /* only there to keep the loop from being optimised away */
     int fd = open("/dev/null", O_WRONLY);
     static char block[65536];
     for (int i = 0; fd >= 0 && i < 16; i++)

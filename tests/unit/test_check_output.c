@@ -18,21 +18,21 @@ static struct mm_check_limits defaults(void)
 static void build(struct mm_snapshot *s, int up, int ready, int clients, int limit, double fd)
 {
     mm_snapshot_init(s);
-    mm_snapshot_add_int(s, MM_GROUP_HEALTH, MM_GAUGE, "up", up);
+    mm_snapshot_add_int(s, MM_ORIGIN_HEALTH, MM_GAUGE, "up", up);
     if (up) {
         if (ready >= 0)
-            mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_ready_targets", ready);
+            mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "total_ready_targets", ready);
         if (clients >= 0)
-            mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_special_connections", clients);
+            mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "total_special_connections", clients);
         if (limit >= 0)
-            mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_max_special_connections", limit);
+            mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "total_max_special_connections", limit);
     }
     if (fd >= 0) {
-        struct mm_metric *m = mm_snapshot_add_double(s, MM_GROUP_PROCESS, MM_GAUGE, "fd_usage_percent", fd);
-        mm_metric_add_label(m, "role", "all");
+        struct mm_metric *m = mm_snapshot_add_double(s, MM_ORIGIN_PROCESS, MM_GAUGE, "fd_usage_percent", fd);
+        mm_metric_add_label(s, m, "role", "all");
         /* a master's own value must not be taken for the whole proxy's */
-        m = mm_snapshot_add_double(s, MM_GROUP_PROCESS, MM_GAUGE, "fd_usage_percent", 99.0);
-        mm_metric_add_label(m, "role", "master");
+        m = mm_snapshot_add_double(s, MM_ORIGIN_PROCESS, MM_GAUGE, "fd_usage_percent", 99.0);
+        mm_metric_add_label(s, m, "role", "master");
     }
 }
 

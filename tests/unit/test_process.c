@@ -172,7 +172,7 @@ static const struct mm_metric *find(const struct mm_snapshot *s, const char *nam
     for (size_t i = 0; i < s->count; i++) {
         const struct mm_metric *m = &s->items[i];
         const char *r = mm_metric_label(m, "role");
-        if (m->group == MM_GROUP_PROCESS && strcmp(m->name, name) == 0 && r && strcmp(r, role) == 0)
+        if (m->origin == MM_ORIGIN_PROCESS && strcmp(m->name, name) == 0 && r && strcmp(r, role) == 0)
             return m;
     }
     return NULL;
@@ -437,6 +437,60 @@ static void test_fixture_tree(void)
     mm_snapshot_free(&snap);
 }
 
+/* Ports named on command lines: MTProxy/teleproxy getopt forms and mtg. */
+static void parse_args(const char *const *argv, struct mm_proxy_cmdline *out)
+{
+    char raw[512];
+    size_t len = 0;
+    for (size_t i = 0; argv[i]; i++) {
+        size_t n = strlen(argv[i]) + 1;
+        memcpy(raw + len, argv[i], n);
+        len += n;
+    }
+    mm_proxy_cmdline_parse(raw, len, out);
+}
+
+static void test_proxy_cmdline(void)
+{
+    struct mm_proxy_cmdline c;
+    const char *official[] = {"/opt/mtproxy/bin/mtproto-proxy", "-u", "nobody", "-p", "8888", "-H",
+                              "443,4443", "-S", "ab", "--http-stats", "--aes-pwd", "x", "y", "-M", "2",
+                              NULL};
+    parse_args(official, &c);
+    CHECK_INT_EQ(c.stats_port, 8888);
+    CHECK_INT_EQ(c.n_client_ports, 2);
+    CHECK_INT_EQ(c.client_ports[0], 443);
+    CHECK_INT_EQ(c.client_ports[1], 4443);
+    CHECK_INT_EQ(c.have_bind, 0);
+    const char *joined[] = {"mtproto-proxy", "-p8889", "-H443", "--http-ports=444", "-H", "443", NULL};
+    parse_args(joined, &c);
+    CHECK_INT_EQ(c.stats_port, 8889);
+    CHECK_INT_EQ(c.n_client_ports, 2); /* 443 once */
+    const char *long_forms[] = {"teleproxy", "--port", "2398", "--http-ports", "8443", NULL};
+    parse_args(long_forms, &c);
+    CHECK_INT_EQ(c.stats_port, 2398);
+    CHECK_INT_EQ(c.client_ports[0], 8443);
+    const char *bad[] = {"mtproto-proxy", "-p", "8888:8890", "-H", "0,x", "-H", "99999", "-p", NULL};
+    parse_args(bad, &c);
+    CHECK_INT_EQ(c.stats_port, 0); /* a range, then a -p without value */
+    CHECK_INT_EQ(c.n_client_ports, 0);
+    const char *mtg[] = {"/usr/bin/mtg", "simple-run", "-n", "1.1.1.1", "127.0.0.9:3128", "ee00", NULL};
+    parse_args(mtg, &c);
+    CHECK_INT_EQ(c.n_client_ports, 1);
+    CHECK_INT_EQ(c.client_ports[0], 3128);
+    CHECK_INT_EQ(c.have_bind, 1);
+    CHECK_INT_EQ(c.bind.b[15], 9);
+    const char *mtg6[] = {"mtg", "simple-run", "[::]:443", "ee00", NULL};
+    parse_args(mtg6, &c);
+    CHECK_INT_EQ(c.client_ports[0], 443);
+    CHECK_INT_EQ(c.have_bind, 0); /* any address */
+    /* an unterminated last argument (cut off) is not parsed */
+    mm_proxy_cmdline_parse("mtproto-proxy\0-p\0008888", 21, &c);
+    CHECK_INT_EQ(c.stats_port, 0);
+    mm_proxy_cmdline_parse("", 0, &c);
+    CHECK_INT_EQ(c.n_client_ports, 0);
+}
+
 /* ---- real processes ---------------------------------------------------- */
 
 static void test_bad_config(void)
@@ -544,9 +598,10 @@ static void test_counts(void)
     CHECK(ival(&snap, "minor_faults", "master") > 0);
     CHECK(ival(&snap, "voluntary_context_switches", "all") >= 0);
     time_t after = time(NULL);
+    /* nanoseconds, like procstat's created_at */
     int64_t created = ival(&snap, "created_at", "master");
-    CHECK(created >= before - 1 && created <= after + 1);
-    CHECK_INT_EQ(mm_process_master_start_time(&st), created);
+    CHECK(created >= (int64_t)(before - 1) * 1000000000 && created <= (int64_t)(after + 1) * 1000000000);
+    CHECK(llabs(mm_process_master_start_time(&st) - created / 1000000000) <= 1);
     int64_t up = ival(&snap, "uptime_seconds", "all");
     CHECK(up >= 0 && up <= after - before + 2);
     CHECK_INT_EQ(ival(&snap, "restarts", "master"), 0);
@@ -1277,6 +1332,7 @@ int main(void)
     TEST(test_parse_status_limits_io);
     TEST(test_fixture_tree);
     TEST(test_bad_config);
+    TEST(test_proxy_cmdline);
     TEST(test_vanished);
     if (access(fake_path, X_OK) != 0) {
         printf("#   %s missing: build it with `make tools`\n", fake_path);

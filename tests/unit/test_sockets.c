@@ -65,13 +65,13 @@ static int count_substr(const char *hay, const char *needle)
 }
 
 /* A metric's value, or -1 when it is absent. */
-static long long metric(const struct mm_snapshot *s, enum mm_group g, const char *name,
+static long long metric(const struct mm_snapshot *s, enum mm_origin g, const char *name,
                         const char *key, const char *value)
 {
     for (size_t i = 0; i < s->count; i++) {
         const struct mm_metric *m = &s->items[i];
         const char *v = mm_metric_label(m, key);
-        if (m->group == g && strcmp(m->name, name) == 0 && v && strcmp(v, value) == 0)
+        if (m->origin == g && strcmp(m->name, name) == 0 && v && strcmp(v, value) == 0)
             return m->value.i;
     }
     return -1;
@@ -79,24 +79,27 @@ static long long metric(const struct mm_snapshot *s, enum mm_group g, const char
 
 static long long cli(const struct mm_snapshot *s, const char *name)
 {
-    return metric(s, MM_GROUP_CONNECTIONS, name, "side", "client");
+    return metric(s, MM_ORIGIN_CONNECTIONS, name, "side", "client");
 }
 
 static long long ups(const struct mm_snapshot *s, const char *name)
 {
-    return metric(s, MM_GROUP_CONNECTIONS, name, "side", "upstream");
+    return metric(s, MM_ORIGIN_CONNECTIONS, name, "side", "upstream");
 }
 
 static long long country(const struct mm_snapshot *s, const char *code, const char *name)
 {
-    return metric(s, MM_GROUP_COUNTRY, name, "country", code);
+    return metric(s, MM_ORIGIN_COUNTRY, name, "country", code);
 }
 
-static size_t count_group(const struct mm_snapshot *s, enum mm_group g)
+/* Metrics of an origin as of now: the windows' distinct_ips_24h per country
+ * remembers earlier gathers of the same state (test_windows.c, test_clients.c
+ * cover it). */
+static size_t count_group(const struct mm_snapshot *s, enum mm_origin g)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
-        n += s->items[i].group == g;
+        n += s->items[i].origin == g && strcmp(s->items[i].name, "distinct_ips_24h") != 0;
     return n;
 }
 
@@ -631,6 +634,136 @@ static void test_bytecode(void)
     CHECK_INT_EQ(op.no, 44 - 12);
 }
 
+/* Remote networks in the kernel filter: a hostcond with family, prefix and
+ * address, any port (-1); the user-space copy of the filter agrees. */
+static void test_bytecode_networks(void)
+{
+    unsigned char bc[1024];
+    struct mm_cidr nets[2];
+    char err[128];
+    CHECK_INT_EQ(mm_cidr_parse("149.154.160.0/20", &nets[0], err, sizeof(err)), 0);
+    CHECK_INT_EQ(mm_cidr_parse("2001:b28:f23d::/48", &nets[1], err, sizeof(err)), 0);
+    struct mm_sockdiag_query q;
+    memset(&q, 0, sizeof(q));
+    q.local_ports[0] = 443;
+    q.n_local_ports = 1;
+    q.remote_nets = nets;
+    q.n_remote_nets = 2;
+    /* port cond 12, v4 net 12 + 4, v6 net 12 + 16, two jumps */
+    CHECK_INT_EQ(mm_sockdiag_bytecode(&q, bc, sizeof(bc)), 12 + 16 + 28 + 2 * 4);
+    struct inet_diag_bc_op op;
+    struct inet_diag_hostcond hc;
+    memcpy(&op, bc + 16, sizeof(op));
+    memcpy(&hc, bc + 16 + sizeof(op), sizeof(hc));
+    CHECK_INT_EQ(op.code, INET_DIAG_BC_D_COND);
+    CHECK_INT_EQ(op.yes, 16);
+    CHECK_INT_EQ(hc.family, AF_INET);
+    CHECK_INT_EQ(hc.prefix_len, 20);
+    CHECK_INT_EQ(hc.port, -1);
+    CHECK_INT_EQ(bc[16 + 12], 149);
+    CHECK_INT_EQ(bc[16 + 13], 154);
+    memcpy(&hc, bc + 36 + sizeof(op), sizeof(hc));
+    CHECK_INT_EQ(hc.family, AF_INET6);
+    CHECK_INT_EQ(hc.prefix_len, 48);
+    struct mm_sock s;
+    memset(&s, 0, sizeof(s));
+    s.state = MM_TCP_ESTABLISHED;
+    s.sport = 40000;
+    s.dport = 8888;
+    mm_ip_from_v4(&s.dst, htonl(0x959aa7a1)); /* 149.154.167.161 */
+    CHECK(mm_sockdiag_match(&q, &s));
+    mm_ip_from_v4(&s.dst, htonl(0x959ab001)); /* 149.154.176.1: outside /20 */
+    CHECK(!mm_sockdiag_match(&q, &s));
+}
+
+/* Sides by address and network: the client side is the proxy's endpoint
+ * (address and port), upstream a remote address in the networks (and port),
+ * never the agent's own scrapes nor connections to the proxy itself; per-IP
+ * figures from ESTABLISHED only. */
+static void test_classification(void)
+{
+    struct mm_socket_stats st;
+    CHECK_INT_EQ(mm_socket_stats_init(&st), 0);
+    struct mm_endpoint eps[2] = {{.port = 443}, {.any = 1, .port = 8443}};
+    mm_ip_from_v4(&eps[0].addr, htonl(0x7f000001)); /* 127.0.0.1:443 */
+    struct mm_cidr net;
+    char err[128];
+    CHECK_INT_EQ(mm_cidr_parse("127.0.0.0/8", &net, err, sizeof(err)), 0);
+    uint16_t ports[2] = {8888, 443};
+    struct mm_upstream_match up = {&net, 1, ports, 2, 9999};
+    mm_socket_stats_begin(&st, eps, 2, &up);
+    struct sk {
+        uint32_t src, dst;
+        uint16_t sport, dport;
+        int state;
+    } socks[] = {
+        {0x7f000001, 0x7f010001, 443, 50000, MM_TCP_ESTABLISHED},  /* client of the proxy */
+        {0x7f000001, 0x7f010002, 443, 50001, MM_TCP_FIN_WAIT2},    /* client, leftover */
+        {0x7f000002, 0x7f010003, 443, 50002, MM_TCP_ESTABLISHED},  /* another service's client */
+        {0x0a000005, 0x7f010004, 8443, 50003, MM_TCP_ESTABLISHED}, /* any address on 8443 */
+        {0x7f000009, 0x7f000003, 40000, 8888, MM_TCP_ESTABLISHED}, /* middle-end stand-in */
+        {0x7f000009, 0x7f000003, 40001, 8888, MM_TCP_TIME_WAIT},
+        {0x7f000001, 0x7f000001, 40002, 9999, MM_TCP_ESTABLISHED}, /* our own scrape */
+        {0x7f000001, 0x7f000001, 9999, 40002, MM_TCP_TIME_WAIT},   /* its server end */
+        {0x7f000009, 0x7f000001, 40003, 443, MM_TCP_ESTABLISHED},  /* to the proxy itself */
+        {0x7f000009, 0x7f000004, 40004, 5222, MM_TCP_ESTABLISHED}, /* upstream net, other port */
+        {0x08080808, 0x01010101, 40005, 8888, MM_TCP_ESTABLISHED}, /* port, not the network */
+    };
+    for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+        struct mm_sock s;
+        memset(&s, 0, sizeof(s));
+        s.family = AF_INET;
+        s.state = socks[i].state;
+        mm_ip_from_v4(&s.src, htonl(socks[i].src));
+        mm_ip_from_v4(&s.dst, htonl(socks[i].dst));
+        s.sport = socks[i].sport;
+        s.dport = socks[i].dport;
+        mm_socket_stats_add(&st, &s);
+    }
+    struct mm_side_stats *c = &st.side[MM_SIDE_CLIENT], *u = &st.side[MM_SIDE_UPSTREAM];
+    CHECK_INT_EQ(c->states[MM_TCP_ESTABLISHED], 2);
+    CHECK_INT_EQ(c->states[MM_TCP_FIN_WAIT2], 1);
+    CHECK_INT_EQ(u->states[MM_TCP_ESTABLISHED], 1);
+    CHECK_INT_EQ(u->states[MM_TCP_TIME_WAIT], 1);
+    uint64_t up_total = 0;
+    for (int i = 1; i < MM_TCP_STATE_END; i++)
+        up_total += u->states[i];
+    CHECK_INT_EQ(up_total, 2);
+    mm_socket_stats_finish(&st, MM_SIDE_CLIENT, NULL, 16, NULL, NULL);
+    CHECK_INT_EQ(c->unique_ips, 2); /* the FIN_WAIT2 peer is not counted */
+    mm_socket_stats_finish(&st, MM_SIDE_UPSTREAM, NULL, 16, NULL, NULL);
+    CHECK_INT_EQ(u->unique_ips, 1);
+    /* no networks: no upstream side at all */
+    mm_socket_stats_begin(&st, eps, 2, NULL);
+    struct mm_sock s;
+    memset(&s, 0, sizeof(s));
+    s.state = MM_TCP_ESTABLISHED;
+    s.dport = 8888;
+    mm_ip_from_v4(&s.dst, htonl(0x7f000003));
+    mm_socket_stats_add(&st, &s);
+    CHECK_INT_EQ(st.side[MM_SIDE_UPSTREAM].states[MM_TCP_ESTABLISHED], 0);
+    mm_socket_stats_free(&st);
+}
+
+/* A FIFO named as the GeoIP database: refused at once, never blocking. */
+static void test_geoip_fifo(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/tmp/mm-test-sockets-%d.fifo", (int)getpid());
+    unlink(path);
+    CHECK_INT_EQ(mkfifo(path, 0600), 0);
+    struct mm_geoip g;
+    mm_geoip_init(&g);
+    struct logbuf lb = {0};
+    struct mm_logger log = {log_emit, &lb};
+    alarm(10);
+    CHECK_INT_EQ(mm_geoip_refresh(&g, path, &log), 0);
+    alarm(0);
+    CHECK(strstr(lb.all, "not a regular file") != NULL);
+    mm_geoip_free(&g);
+    unlink(path);
+}
+
 static void test_ipcount(void)
 {
     struct mm_ipcount m;
@@ -652,6 +785,44 @@ static void test_ipcount(void)
         }
         CHECK_INT_EQ(n, 50000);
         CHECK_INT_EQ(total, 50000 / 3 * 6 + 1 + 2); /* 1,2,3 per IP repeating */
+    }
+    /* kept across gathers: fresh only when not counted by the previous
+     * gather; the cache value stays */
+    mm_ipcount_clear(&m);
+    mm_ip_from_v4(&ip, htonl(0x0a000001u));
+    mm_ipcount_add(&m, &ip);
+    mm_ip_from_v4(&ip, htonl(0x0d000001u)); /* new */
+    mm_ipcount_add(&m, &ip);
+    struct mm_ipcount_slot *p;
+    int fresh = 0, seen = 0;
+    for (size_t pos = 0; (p = mm_ipcount_next(&m, &pos));) {
+        seen++;
+        fresh += p->fresh;
+        p->cache = 77;
+    }
+    CHECK_INT_EQ(seen, 2);
+    CHECK_INT_EQ(fresh, 1);
+    mm_ipcount_clear(&m); /* a gather without 10.0.0.1 */
+    mm_ipcount_clear(&m);
+    mm_ip_from_v4(&ip, htonl(0x0a000001u)); /* back after a gap: fresh, cache kept */
+    mm_ipcount_add(&m, &ip);
+    p = NULL;
+    for (size_t pos = 0; (p = mm_ipcount_next(&m, &pos));)
+        break;
+    CHECK(p != NULL && p->fresh && p->cache == 77 && p->count == 1);
+    mm_ipcount_forget_cache(&m);
+    CHECK(p != NULL && p->cache == 0);
+    /* more marks than the slot has bits: the previous gather's survive */
+    for (int g = 0; g < 40; g++) {
+        mm_ipcount_clear(&m);
+        mm_ipcount_add(&m, &ip);
+    }
+    for (size_t pos = 0; (p = mm_ipcount_next(&m, &pos));)
+        CHECK(!p->fresh);
+    mm_ipcount_clear(&m);
+    for (uint32_t i = 0; i < 50000; i++) {
+        mm_ip_from_v4(&ip, htonl(0x0a000000u + i));
+        mm_ipcount_add(&m, &ip);
     }
     size_t big = m.cap;
     /* a small gather after a big one gives memory back */
@@ -782,13 +953,14 @@ static void test_default_exclusion(void)
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 0);
     CHECK_INT_EQ(cli(&snap, "max_per_ip"), 0);
     CHECK_INT_EQ(cli(&snap, "ips_over_limit"), 0);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     CHECK_INT_EQ(st.diag.method, MM_SOCKDIAG_NETLINK);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR] + lb.n[MM_LOG_WARNING], 0);
     /* 11 states + unique_ips + max_per_ip + ips_over_limit + 2 bytes; upstream one less */
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_CONNECTIONS), 16 + 15);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_CONNECTIONS), 16 + 15);
     for (size_t i = 0; i < snap.count; i++)
-        CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
+        if (snap.items[i].origin != MM_ORIGIN_CLIENTS) /* counters there (test_clients.c) */
+            CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
     mm_snapshot_free(&snap);
@@ -817,7 +989,7 @@ static void test_include_local_countries(void)
         CHECK_INT_EQ(country(&snap, "unknown", "connections"), 3);
         CHECK_INT_EQ(country(&snap, "unknown", "unique_ips"), 3);
         CHECK_INT_EQ(country(&snap, "other", "connections"), -1);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 6);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 6);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR] + lb.n[MM_LOG_WARNING], 0);
     CHECK_INT_EQ(count_substr(lb.all, "opened"), 1); /* opened once, not per gather */
@@ -840,7 +1012,7 @@ static void test_include_local_countries(void)
     /* 0 turns countries off */
     cfg.max_countries = 0;
     gather(&st, &cfg, NULL, 0, &snap, &lb);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 16);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
@@ -873,7 +1045,7 @@ static void test_ignore_networks(void)
     CHECK_INT_EQ(mm_sockets_config_add_ignore(&cfg, "::ffff:0.0.0.0/96", err, sizeof(err)), 0);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(cli(&snap, "unique_ips"), 0);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
     mm_snapshot_free(&snap);
@@ -944,7 +1116,7 @@ static void test_geoip_missing(void)
         CHECK_INT_EQ(gather(&st, &cfg, NULL, 0, &snap, &lb), 0);
         expect_layout_a_states(&snap, 1); /* the rest of the gather goes on */
         CHECK_INT_EQ(cli(&snap, "unique_ips"), 16);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1); /* one error, not one per gather */
     CHECK(strstr(lb.all, path) != NULL);
@@ -979,7 +1151,7 @@ static void test_geoip_corrupt(void)
     for (int round = 0; round < 3; round++) {
         CHECK_INT_EQ(gather(&st, &cfg, NULL, 0, &snap, &lb), 0);
         expect_layout_a_states(&snap, 1);
-        CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+        CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     }
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1);
     CHECK(strstr(lb.all, "not a valid MaxMind DB") != NULL);
@@ -1004,7 +1176,7 @@ static void test_geoip_corrupt(void)
     cfg.geoip_path = strdup(garbage);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 3);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     expect_layout_a_states(&snap, 1);
 
     /* the corrupt file repaired in place: used from the next gather */
@@ -1036,8 +1208,15 @@ static void test_geoip_replaced(void)
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(country(&snap, "DE", "connections"), 20);
     CHECK_INT_EQ(country(&snap, "FR", "connections"), -1);
+    /* one lookup per address, then none while the addresses stay */
+    uint64_t lookups = st.country_ids.lookups;
+    CHECK(lookups > 0);
+    CHECK_INT_EQ(lookups, cli(&snap, "unique_ips"));
+    gather(&st, &cfg, NULL, 0, &snap, &lb);
+    CHECK_INT_EQ(country(&snap, "DE", "connections"), 20);
+    CHECK_INT_EQ(st.country_ids.lookups, lookups);
 
-    /* replaced by rename, as geoipupdate does */
+    /* replaced by rename, as geoipupdate does: the cache is void */
     CHECK_INT_EQ(write_db(path, "127.1.0.0/16=FR", "127.2.0.0/16=US", "127.3.0.0/16=BR", NULL), 0);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(country(&snap, "DE", "connections"), -1);
@@ -1045,6 +1224,7 @@ static void test_geoip_replaced(void)
     CHECK_INT_EQ(country(&snap, "BR", "connections"), 3);
     CHECK_INT_EQ(country(&snap, "unknown", "connections"), -1);
     CHECK_INT_EQ(count_substr(lb.all, "re-opened"), 1);
+    CHECK_INT_EQ(st.country_ids.lookups, 2 * lookups);
 
     /* rewritten in place (same inode, cp over it) */
     char other[256];
@@ -1054,7 +1234,7 @@ static void test_geoip_replaced(void)
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(country(&snap, "JP", "connections"), 83);
     CHECK_INT_EQ(country(&snap, "JP", "unique_ips"), 16);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 2);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 2);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 0);
 
     /* deleted: one error, countries stop, the rest goes on */
@@ -1062,7 +1242,7 @@ static void test_geoip_replaced(void)
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     gather(&st, &cfg, NULL, 0, &snap, &lb);
     CHECK_INT_EQ(lb.n[MM_LOG_ERROR], 1);
-    CHECK_INT_EQ(count_group(&snap, MM_GROUP_COUNTRY), 0);
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_COUNTRY), 0);
     expect_layout_a_states(&snap, 1);
     unlink(other);
     mm_sockets_config_free(&cfg);
@@ -1290,6 +1470,9 @@ int main(int argc, char **argv)
     TEST(test_procnet_lines);
     TEST(test_netlink_parser);
     TEST(test_bytecode);
+    TEST(test_bytecode_networks);
+    TEST(test_classification);
+    TEST(test_geoip_fifo);
     TEST(test_ipcount);
     TEST(test_countries_rank);
     TEST(test_dump_failure_is_clean);

@@ -30,7 +30,7 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static int parse_str(const char *body, struct mm_snapshot *snap, struct mm_stats_result *res)
+static int parse_str(const char *body, struct mm_snapshot *snap, struct mm_parse_result *res)
 {
     mm_snapshot_reset(snap);
     return mm_stats_parse(body, strlen(body), snap, res);
@@ -38,7 +38,7 @@ static int parse_str(const char *body, struct mm_snapshot *snap, struct mm_stats
 
 static const struct mm_metric *find(const struct mm_snapshot *snap, const char *name)
 {
-    return mm_snapshot_find(snap, MM_GROUP_STATS, name);
+    return mm_snapshot_find(snap, MM_ORIGIN_PAGE, name);
 }
 
 static void field_table_is_sorted_and_complete(void)
@@ -68,7 +68,7 @@ static void every_fixture_parses_cleanly(void)
         CHECK(body != NULL);
         if (!body)
             continue;
-        struct mm_stats_result res;
+        struct mm_parse_result res;
         mm_snapshot_reset(&snap);
         CHECK_INT_EQ(mm_stats_parse(body, len, &snap, &res), 0);
         CHECK_INT_EQ(res.lines, 199);
@@ -79,7 +79,7 @@ static void every_fixture_parses_cleanly(void)
         /* every metric's base key is a known key: no unknowns in real captures */
         for (size_t k = 0; k < snap.count; k++) {
             const char *name = snap.items[k].name;
-            int known = mm_stats_field_find(name) != NULL;
+            int known = mm_stats_field_find(name) != NULL || strcmp(name, "process_id") == 0; /* PID */
             for (size_t f = 0; !known && f < mm_stats_field_count(); f++) {
                 const char *key = mm_stats_field_at(f)->key;
                 size_t kl = strlen(key);
@@ -103,7 +103,7 @@ static void values_match_the_capture(void)
         return;
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(mm_stats_parse(body, len, &snap, &res), 0);
 
     const struct mm_metric *m = find(&snap, "total_special_connections");
@@ -117,7 +117,9 @@ static void values_match_the_capture(void)
     m = find(&snap, "version");
     CHECK(m && m->type == MM_STRING &&
           strncmp(m->value.s, "mtproxy-0.01 compiled at Nov 22 2026 04:18:11 by gcc", 52) == 0);
-    m = find(&snap, "PID");
+    /* PID is reported as process_id: no pid/PID twins on one point */
+    CHECK(find(&snap, "PID") == NULL);
+    m = find(&snap, "process_id");
     CHECK(m && m->type == MM_STRING && strcmp(m->value.s, "[192.0.2.2:8888:11003:1795321189]") == 0);
     m = find(&snap, "pid");
     CHECK(m && m->type == MM_INT && m->value.i == 11003);
@@ -151,7 +153,7 @@ static void percent_above_100_and_floats(void)
         return;
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(mm_stats_parse(body, len, &snap, &res), 0);
     const struct mm_metric *m = find(&snap, "average_idle_percent");
     CHECK(m && fabs(m->value.d - 100.99) < 1e-9);
@@ -165,7 +167,7 @@ static void crlf_line_ends(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(parse_str("uptime\t53\r\nrpc_qps\t0.5\r\nversion\tmtproxy x\r\n", &snap, &res), 0);
     CHECK_INT_EQ(res.skipped, 0);
     CHECK(find(&snap, "uptime") && find(&snap, "uptime")->value.i == 53);
@@ -178,19 +180,59 @@ static void unknown_future_keys_are_kept(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(parse_str("uptime\t5\nsecret_a_connections\t42\nnew_ratio\t0.25\n"
                            "new_vector\t1 2  3\nnew_label\tsome text\n",
                            &snap, &res),
                  0);
     CHECK_INT_EQ(res.skipped, 0);
+    /* unknown numbers are always floats: their field type never changes */
     const struct mm_metric *m = find(&snap, "secret_a_connections");
-    CHECK(m && m->kind == MM_GAUGE && m->type == MM_INT && m->value.i == 42);
+    CHECK(m && m->kind == MM_GAUGE && m->type == MM_DOUBLE && m->value.d == 42);
     m = find(&snap, "new_ratio");
     CHECK(m && m->kind == MM_GAUGE && m->type == MM_DOUBLE && m->value.d == 0.25);
-    CHECK(find(&snap, "new_vector_0") && find(&snap, "new_vector_2")->value.i == 3);
+    CHECK(find(&snap, "new_vector_0") && find(&snap, "new_vector_2")->value.d == 3);
     m = find(&snap, "new_label");
     CHECK(m && m->type == MM_STRING && strcmp(m->value.s, "some text") == 0);
+    mm_snapshot_free(&snap);
+}
+
+/* The cap on unknown keys counts their values: 40 keys of 16 values keep
+ * 32 keys (512 values), the rest is skipped, known keys still parse. */
+static void unknown_values_are_capped(void)
+{
+    size_t cap = 64 * 1024, len = 0;
+    char *body = malloc(cap);
+    CHECK(body != NULL);
+    if (!body)
+        return;
+    for (int i = 0; i < 40; i++)
+        len += (size_t)snprintf(body + len, cap - len, "k%02d\t0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n", i);
+    len += (size_t)snprintf(body + len, cap - len, "uptime\t77\n");
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str(body, &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 40 - MM_STATS_UNKNOWN_MAX / 16);
+    CHECK(strstr(res.first_error, "k32: more than 512 values of unknown keys") != NULL);
+    CHECK(find(&snap, "k31_15") != NULL);
+    CHECK(find(&snap, "k32_0") == NULL);
+    CHECK(find(&snap, "uptime") != NULL);
+    mm_snapshot_free(&snap);
+    free(body);
+}
+
+/* The first problem quotes the page; control bytes never reach a log. */
+static void first_error_carries_no_control_bytes(void)
+{
+    struct mm_snapshot snap;
+    struct mm_parse_result res;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(parse_str("uptime\t12\x1b[31m\nworkers\t\x07\npid\t5\n", &snap, &res), 0);
+    CHECK_INT_EQ(res.skipped, 2);
+    CHECK(strncmp(res.first_error, "line 1: uptime: '12?[31m'", 25) == 0);
+    for (const char *p = res.first_error; *p; p++)
+        CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
     mm_snapshot_free(&snap);
 }
 
@@ -198,7 +240,7 @@ static void truncated_last_line_is_skipped(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     /* "uptime 53" cut to "uptime 5": must not report 5 */
     CHECK_INT_EQ(parse_str("pid\t11003\nuptime\t5", &snap, &res), 0);
     CHECK(find(&snap, "uptime") == NULL);
@@ -212,7 +254,7 @@ static void not_a_stats_page(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     const char *html = "<html>\r\n<head><title>404 Not Found</title></head>\r\n"
                        "<body bgcolor=\"white\">\r\n<center><h1>404 Not Found</h1></center>\r\n"
                        "<hr><center>MTProxy/1.0</center>\r\n</body>\r\n</html>\r\n";
@@ -230,7 +272,7 @@ static void binary_junk_never_yields_numbers(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     char junk[8192];
     unsigned state = 12345;
     for (int round = 0; round < 200; round++) {
@@ -269,7 +311,7 @@ static void overlong_line_is_skipped(void)
     strcpy(body + off + n, "\nuptime\t9\n");
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(mm_stats_parse(body, strlen(body), &snap, &res), 0);
     CHECK(find(&snap, "version") == NULL);
     CHECK(find(&snap, "uptime") && find(&snap, "uptime")->value.i == 9);
@@ -283,7 +325,7 @@ static void bad_numbers_are_skipped(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(parse_str("epoll_calls\t99999999999999999999\n" /* overflows int64 */
                            "uptime\t5.5\n"                     /* int key, float value */
                            "rpc_qps\tnan\n"
@@ -322,7 +364,7 @@ static void section_markers_are_not_metrics(void)
 {
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
-    struct mm_stats_result res;
+    struct mm_parse_result res;
     CHECK_INT_EQ(parse_str(">>>>>>connections>>>>>>\tstart\nactive_connections\t1\n<<<<<<connections<<<<<<\tend\n",
                            &snap, &res),
                  0);
@@ -339,6 +381,8 @@ int main(void)
     TEST(percent_above_100_and_floats);
     TEST(crlf_line_ends);
     TEST(unknown_future_keys_are_kept);
+    TEST(unknown_values_are_capped);
+    TEST(first_error_carries_no_control_bytes);
     TEST(truncated_last_line_is_skipped);
     TEST(not_a_stats_page);
     TEST(binary_junk_never_yields_numbers);

@@ -12,43 +12,52 @@
 
 static void fill(struct mm_snapshot *s)
 {
-    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_special_connections", 35);
-    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "total_max_special_connections", 16000);
-    mm_snapshot_add_int(s, MM_GROUP_STATS, MM_GAUGE, "uptime", 90061);
-    mm_snapshot_add_text(s, MM_GROUP_STATS, "version", "mtproxy-0.01 \xff\n");
-    mm_snapshot_add_int(s, MM_GROUP_HEALTH, MM_GAUGE, "up", 1);
-    mm_snapshot_add_double(s, MM_GROUP_HEALTH, MM_GAUGE, "nan", NAN);
+    mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "total_special_connections", 35);
+    mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "total_max_special_connections", 16000);
+    mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_GAUGE, "uptime", 90061);
+    mm_snapshot_add_text(s, MM_ORIGIN_PAGE, "version", "mtproxy-0.01 \xff\n");
+    mm_snapshot_add_int(s, MM_ORIGIN_HEALTH, MM_GAUGE, "up", 1);
+    mm_snapshot_add_double(s, MM_ORIGIN_HEALTH, MM_GAUGE, "nan", NAN);
     struct mm_metric *m;
-    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "established", 31);
-    mm_metric_add_label(m, "side", "client");
-    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "unique_ips", 17);
-    mm_metric_add_label(m, "side", "client");
-    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "bytes_received", 5000000);
-    mm_metric_add_label(m, "side", "client");
-    m = mm_snapshot_add_int(s, MM_GROUP_CONNECTIONS, MM_GAUGE, "bytes_acked", 7000000);
-    mm_metric_add_label(m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "established", 31);
+    mm_metric_add_label(s, m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "unique_ips", 17);
+    mm_metric_add_label(s, m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "bytes_received", 5000000);
+    mm_metric_add_label(s, m, "side", "client");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "bytes_acked", 7000000);
+    mm_metric_add_label(s, m, "side", "client");
     const char *codes[] = { "US", "DE", "unknown", "NL", "FR", "IR", "RU" };
     for (int i = 0; i < 7; i++) {
-        m = mm_snapshot_add_int(s, MM_GROUP_COUNTRY, MM_GAUGE, "connections", 10 + i);
-        mm_metric_add_label(m, "country", codes[i]);
-        m = mm_snapshot_add_int(s, MM_GROUP_COUNTRY, MM_GAUGE, "unique_ips", 1 + i);
-        mm_metric_add_label(m, "country", codes[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_COUNTRY, MM_GAUGE, "connections", 10 + i);
+        mm_metric_add_label(s, m, "country", codes[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_COUNTRY, MM_GAUGE, "unique_ips", 1 + i);
+        mm_metric_add_label(s, m, "country", codes[i]);
     }
     const char *roles[] = { "master", "all" };
     for (int i = 0; i < 2; i++) {
-        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "processes", i ? 9 : 1);
-        mm_metric_add_label(m, "role", roles[i]);
-        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "num_fds", i ? 420 : 60);
-        mm_metric_add_label(m, "role", roles[i]);
-        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "fd_limit_soft", 1024);
-        mm_metric_add_label(m, "role", roles[i]);
-        m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_GAUGE, "memory_rss", i ? 123456789 : 1000);
-        mm_metric_add_label(m, "role", roles[i]);
-        m = mm_snapshot_add_double(s, MM_GROUP_PROCESS, MM_COUNTER, "cpu_time_user", i ? 12.5 : 1);
-        mm_metric_add_label(m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_GAUGE, "processes", i ? 9 : 1);
+        mm_metric_add_label(s, m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_GAUGE, "num_fds", i ? 420 : 60);
+        mm_metric_add_label(s, m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_GAUGE, "fd_limit_soft", 1024);
+        mm_metric_add_label(s, m, "role", roles[i]);
+        m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_GAUGE, "memory_rss", i ? 123456789 : 1000);
+        mm_metric_add_label(s, m, "role", roles[i]);
+        m = mm_snapshot_add_double(s, MM_ORIGIN_PROCESS, MM_COUNTER, "cpu_time_user", i ? 12.5 : 1);
+        mm_metric_add_label(s, m, "role", roles[i]);
     }
-    m = mm_snapshot_add_int(s, MM_GROUP_PROCESS, MM_COUNTER, "restarts", 2);
-    mm_metric_add_label(m, "role", "master");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_COUNTER, "restarts", 2);
+    mm_metric_add_label(s, m, "role", "master");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_COUNTER, "tcp_readv_bytes", 5 * 1048576);
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PAGE, MM_COUNTER, "tcp_writev_bytes", 507904);
+    m = mm_snapshot_add_double(s, MM_ORIGIN_PAGE, MM_GAUGE, "load_average_total", 1.8);
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_GAUGE, "processes", 8);
+    mm_metric_add_label(s, m, "role", "workers");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_COUNTER, "write_bytes", 2 * 1048576);
+    mm_metric_add_label(s, m, "role", "all");
+    m = mm_snapshot_add_int(s, MM_ORIGIN_PROCESS, MM_COUNTER, "read_bytes", 3 * 1048576);
+    mm_metric_add_label(s, m, "role", "all");
 }
 
 static char *render(int json)
@@ -91,7 +100,11 @@ static void text_has_every_section_in_80_columns(void)
     CHECK(strstr(out, "123456789 (117.7 MiB)"));
     CHECK(strstr(out, "user 12.50 s (all processes)"));
     CHECK(strstr(out, "nan") == NULL);
-    CHECK(strstr(out, "9, restarts 2"));
+    CHECK(strstr(out, "9, restarts 2 (master + 8 workers)"));
+    /* whole-proxy figures, and the page's master-only ones labelled so */
+    CHECK(strstr(out, "read 3145728 (3.0 MiB), written 2097152 (2.0 MiB) (all processes)"));
+    CHECK(strstr(out, "page         read 5242880 (5.0 MiB), written 507904 (496.0 KiB) (master only)"));
+    CHECK(strstr(out, "(load_average_total) (master only)"));
     CHECK(strstr(out, "1d 1h 1m"));
     CHECK(strstr(out, "mtproxy-0.01 \xef\xbf\xbd") != NULL); /* invalid byte -> U+FFFD */
     free(out);

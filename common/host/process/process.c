@@ -140,15 +140,13 @@ struct emitter {
 
 static void put_int(struct emitter *e, enum mm_kind kind, const char *name, int64_t v)
 {
-    struct mm_metric *m = mm_snapshot_add_int(e->out, MM_GROUP_PROCESS, kind, name, v);
-    if (!m || mm_metric_add_label(m, "role", e->role) != 0)
+    if (!mm_snapshot_add_int(e->out, MM_ORIGIN_PROCESS, kind, name, v, "role", e->role))
         e->failed = 1;
 }
 
 static void put_double(struct emitter *e, enum mm_kind kind, const char *name, double v)
 {
-    struct mm_metric *m = mm_snapshot_add_double(e->out, MM_GROUP_PROCESS, kind, name, v);
-    if (!m || mm_metric_add_label(m, "role", e->role) != 0)
+    if (!mm_snapshot_add_double(e->out, MM_ORIGIN_PROCESS, kind, name, v, "role", e->role))
         e->failed = 1;
 }
 
@@ -162,6 +160,7 @@ static int64_t clamp64(uint64_t v)
  * clock stat's starttime counts in. */
 struct timebase {
     double boot_epoch;
+    int64_t boot_epoch_ns; /* the same in integer nanoseconds (created_at) */
     double since_boot;
 };
 
@@ -202,7 +201,10 @@ static void emit_role(const struct mm_process_state *st, struct emitter *e,
     put_int(e, MM_COUNTER, "minor_faults", clamp64(t->minflt));
     put_int(e, MM_COUNTER, "major_faults", clamp64(t->majflt));
     double start = (double)t->start_max / hz;
-    put_int(e, MM_GAUGE, "created_at", (int64_t)floor(tb->boot_epoch + start));
+    /* Nanoseconds, like procstat's created_at; integer arithmetic, as a
+     * double holds only ~16 digits of the ~19 of a unix time in ns. */
+    int64_t tick_ns = 1000000000 / (st->clk_tck > 0 ? st->clk_tck : 100);
+    put_int(e, MM_GAUGE, "created_at", tb->boot_epoch_ns + (int64_t)t->start_max * tick_ns);
     double up = tb->since_boot - start;
     put_int(e, MM_GAUGE, "uptime_seconds", up > 0 ? (int64_t)floor(up) : 0);
 }
@@ -313,7 +315,10 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
     struct timespec real, boot;
     clock_gettime(CLOCK_REALTIME, &real);
     clock_gettime(CLOCK_BOOTTIME, &boot);
-    struct timebase tb = {ts_seconds(&real) - ts_seconds(&boot), ts_seconds(&boot)};
+    struct timebase tb = {ts_seconds(&real) - ts_seconds(&boot),
+                          ((int64_t)real.tv_sec - (int64_t)boot.tv_sec) * 1000000000 +
+                              ((int64_t)real.tv_nsec - (int64_t)boot.tv_nsec),
+                          ts_seconds(&boot)};
 
     st->master_pid = 0;
     st->master_start_time = 0;

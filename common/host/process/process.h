@@ -2,7 +2,7 @@
  *
  * Each gather finds MTProxy's master (the /stats page's pid, a pidfile, or a
  * process match) and its workers (children of the master), reads their
- * resources and appends MM_GROUP_PROCESS metrics labelled role=master,
+ * resources and appends MM_ORIGIN_PROCESS metrics labelled role=master,
  * role=workers (summed) and role=all to a snapshot. docs/process-metrics.md
  * lists every metric. A state is per instance and used by one thread at a
  * time; states of different instances are independent (no globals). */

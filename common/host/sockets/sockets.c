@@ -31,6 +31,7 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg)
     free(cfg->ignore);
     free(cfg->upstream_nets);
     free(cfg->geoip_path);
+    free(cfg->state_file);
     mm_sockets_config_init(cfg);
 }
 
@@ -134,7 +135,13 @@ int mm_sockets_state_init(struct mm_sockets_state *st)
         mm_sockdiag_free(&st->diag);
         return -1;
     }
+    if (mm_clients_init(&st->clients) < 0) {
+        mm_socket_stats_free(&st->stats);
+        mm_sockdiag_free(&st->diag);
+        return -1;
+    }
     mm_countries_clear(&st->countries);
+    mm_country_cache_init(&st->country_ids);
     char err[128];
     for (size_t i = 0; mm_telegram_networks[i] && i < MM_SOCKETS_MAX_UPSTREAM_NETS; i++)
         if (mm_cidr_parse(mm_telegram_networks[i], &st->default_nets[st->n_default_nets], err,
@@ -148,6 +155,13 @@ void mm_sockets_state_free(struct mm_sockets_state *st)
     mm_sockdiag_free(&st->diag);
     mm_socket_stats_free(&st->stats);
     mm_geoip_free(&st->geoip);
+    mm_clients_free(&st->clients);
+}
+
+void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, const char *owner,
+                               const struct mm_logger *log)
+{
+    mm_clients_set_state_file(&st->clients, path, owner, log);
 }
 
 /* ---- gather ----------------------------------------------------------- */
@@ -233,12 +247,11 @@ struct emitter {
     int failed;
 };
 
-static void emit(struct emitter *e, enum mm_group group, const char *name, uint64_t value,
+static void emit(struct emitter *e, enum mm_origin origin, const char *name, uint64_t value,
                  const char *label_key, const char *label_value)
 {
     int64_t v = value > INT64_MAX ? INT64_MAX : (int64_t)value;
-    struct mm_metric *m = mm_snapshot_add_int(e->out, group, MM_GAUGE, name, v);
-    if (!m || mm_metric_add_label(m, label_key, label_value) < 0)
+    if (!mm_snapshot_add_int(e->out, origin, MM_GAUGE, name, v, label_key, label_value))
         e->failed = 1;
 }
 
@@ -247,35 +260,62 @@ static void emit_side(struct emitter *e, const struct mm_side_stats *s, enum mm_
 {
     const char *name = mm_side_name(side);
     for (int state = 1; state < MM_TCP_STATE_END; state++)
-        emit(e, MM_GROUP_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
-    emit(e, MM_GROUP_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, mm_tcp_state_metric(state), s->states[state], "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "unique_ips", s->unique_ips, "side", name);
+    emit(e, MM_ORIGIN_CONNECTIONS, "max_per_ip", s->max_per_ip, "side", name);
     if (side == MM_SIDE_CLIENT)
-        emit(e, MM_GROUP_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "ips_over_limit", s->ips_over, "side", name);
     if (with_bytes) {
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
-        emit(e, MM_GROUP_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_received", s->bytes_received, "side", name);
+        emit(e, MM_ORIGIN_CONNECTIONS, "bytes_acked", s->bytes_acked, "side", name);
     }
 }
 
 static void emit_country(struct emitter *e, const struct mm_country *c)
 {
-    emit(e, MM_GROUP_COUNTRY, "connections", c->connections, "country", c->code);
-    emit(e, MM_GROUP_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "connections", c->connections, "country", c->code);
+    emit(e, MM_ORIGIN_COUNTRY, "unique_ips", c->unique_ips, "country", c->code);
 }
 
 struct country_visit {
-    const struct mm_geoip *geoip;
+    struct mm_geoip *geoip; /* NULL: countries off */
+    struct mm_country_cache *ids;
     struct mm_countries *countries;
+    struct mm_clients *clients;
+    int all_to_windows; /* a new minute: every address, not only fresh ones */
 };
 
-/* Once per distinct client IP: one database lookup, not one per connection. */
-static void visit_peer(void *ctx, const struct mm_ip *ip, uint32_t connections)
+/* Once per distinct client IP, and the work per address once while it keeps
+ * coming back: its country is cached in the map, and it goes into the
+ * windows when fresh (or once a minute). */
+static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
 {
     struct country_visit *v = ctx;
-    char code[MM_COUNTRY_CODE_MAX];
-    mm_geoip_country(v->geoip, ip, code, sizeof(code));
-    mm_countries_add(v->countries, code, connections);
+    const char *code = NULL;
+    if (v->geoip) {
+        unsigned id = peer->cache;
+        code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
+        peer->cache = id;
+        mm_countries_add(v->countries, code, peer->count);
+    }
+    if (peer->fresh || v->all_to_windows)
+        mm_clients_peer(v->clients, &peer->ip, code);
+}
+
+/* The dump's callback: counting, and churn for the live client sockets. */
+struct dump_visit {
+    struct mm_socket_stats *stats;
+    struct mm_clients *clients;
+};
+
+static int visit_socket(void *ctx, const struct mm_sock *s)
+{
+    struct dump_visit *v = ctx;
+    int rc = mm_socket_stats_add(v->stats, s);
+    if (mm_state_is_live(s->state) &&
+        mm_endpoint_match(v->stats->client, v->stats->n_client, &s->src, s->sport))
+        mm_clients_socket(v->clients, s->cookie, s->inode);
+    return rc;
 }
 
 int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_config *cfg,
@@ -316,8 +356,17 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
     }
     q.want_info = 1;
     mm_socket_stats_begin(&st->stats, eps, n_eps, upstream ? &up : NULL);
+    if (n_eps > 0) {
+        mm_clients_begin(&st->clients, log);
+        if (!st->sized) { /* the last run's size, from the state file */
+            mm_ipcount_reserve(&st->stats.side[MM_SIDE_CLIENT].peers, st->clients.last_ips);
+            st->sized = 1;
+        }
+    }
+    struct dump_visit dv = {&st->stats, &st->clients};
     int with_info = 0;
-    if (mm_sockdiag_dump(&st->diag, &q, mm_socket_stats_add, &st->stats, &with_info, log) < 0)
+    if (mm_sockdiag_dump(&st->diag, &q, n_eps > 0 ? visit_socket : mm_socket_stats_add,
+                         n_eps > 0 ? (void *)&dv : (void *)&st->stats, &with_info, log) < 0)
         return -1;
 
     struct emitter e = {out, 0};
@@ -325,11 +374,14 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         struct mm_peer_filter filter = {cfg->include_local, cfg->ignore, cfg->n_ignore};
         int countries = cfg->max_countries > 0 &&
                         mm_geoip_refresh(&st->geoip, cfg->geoip_path, log);
-        struct country_visit v = {&st->geoip, &st->countries};
+        if (countries && mm_country_cache_sync(&st->country_ids, &st->geoip))
+            mm_ipcount_forget_cache(&st->stats.side[MM_SIDE_CLIENT].peers); /* another database */
+        struct country_visit v = {countries ? &st->geoip : NULL, &st->country_ids, &st->countries,
+                                  &st->clients, mm_clients_new_minute(&st->clients)};
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
-                               cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over,
-                               countries ? visit_peer : NULL, &v);
+                               cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);
+        mm_clients_end(&st->clients, st->stats.side[MM_SIDE_CLIENT].peers.used, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
         if (countries) {
             struct mm_country other;
@@ -339,6 +391,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             if (other.unique_ips > 0)
                 emit_country(&e, &other);
         }
+        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0) < 0)
+            e.failed = 1;
     }
     if (upstream) {
         /* Upstream peers are Telegram's servers: no exclusion applies. */

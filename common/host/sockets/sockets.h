@@ -4,13 +4,13 @@
  * The front fills an mm_sockets_config from its options (ClientPort /
  * --client-port ...), the instance keeps one mm_sockets_state, and every
  * interval mm_sockets_gather() appends metrics to the snapshot:
- *   group MM_GROUP_CONNECTIONS, label side = "client" | "upstream":
+ *   origin MM_ORIGIN_CONNECTIONS, label side = "client" | "upstream":
  *     established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close
  *     close_wait last_ack listen closing   sockets per TCP state
  *     unique_ips max_per_ip                per-IP figures (live connections)
  *     ips_over_limit                       client side only
  *     bytes_received bytes_acked           sums over open sockets (netlink only)
- *   group MM_GROUP_COUNTRY, label country = ISO code | "unknown" | "other":
+ *   origin MM_ORIGIN_COUNTRY, label country = ISO code | "unknown" | "other":
  *     connections unique_ips               client side, top max_countries
  * All are gauges (the byte sums too: they cover the sockets open now, so they
  * drop when connections close). docs/sockets.md has the details and the
@@ -22,9 +22,11 @@
 #include <stdint.h>
 
 #include "host/geo/countries.h"
+#include "host/geo/country_cache.h"
 #include "host/geo/geoip.h"
 #include "core/log.h"
 #include "core/metric.h"
+#include "host/sockets/clients.h"
 #include "host/sockets/netmask.h"
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/socket_stats.h"
@@ -53,6 +55,7 @@ struct mm_sockets_config {
     size_t n_ignore;
     char *geoip_path;      /* NULL: probe the usual paths */
     int max_countries;     /* 50; 0 turns per-country metrics (and GeoIP) off */
+    char *state_file;      /* windows and churn across restarts; NULL: memory only */
 };
 
 void mm_sockets_config_init(struct mm_sockets_config *cfg);
@@ -83,6 +86,9 @@ struct mm_sockets_state {
     struct mm_socket_stats stats;
     struct mm_geoip geoip;
     struct mm_countries countries;
+    struct mm_clients clients; /* windows, churn, state file (clients.h) */
+    struct mm_country_cache country_ids; /* countries of the map's addresses */
+    int sized; /* the client map was sized from the state file */
     /* client endpoints found from the PIDs, cached per PID set */
     uint64_t pids_key;
     struct mm_endpoint found[MM_SOCKETS_MAX_CLIENT_PORTS];
@@ -97,6 +103,11 @@ struct mm_sockets_state {
 };
 
 int mm_sockets_state_init(struct mm_sockets_state *st);
+/* The state file of the client windows (cfg->state_file) and its owner, the
+ * instance's name; without this call they are kept in memory. */
+void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, const char *owner,
+                               const struct mm_logger *log);
+/* Writes the state file a last time. */
 void mm_sockets_state_free(struct mm_sockets_state *st);
 
 /* What the gather is told about the proxy (all optional). */
