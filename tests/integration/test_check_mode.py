@@ -94,6 +94,15 @@ class CheckMode(unittest.TestCase):
             line, took = self.assertCheck(['--url', srv.url, '--timeout', '300ms'], 'CRITICAL', ['down'])
             self.assertLess(took, 10)
 
+    def test_other_implementations_through_the_summary_family(self):
+        """mtprotoproxy's Prometheus page (a real capture): clients from the summary family, no limit and
+        no upstream concept there, so neither is judged."""
+        page = os.path.join(FIXTURES_DIR, 'peers', 'mtprotoproxy', 'metrics-loaded.txt')
+        with StatsServer(static=True, fixture=page, path='*') as srv:
+            line, _ = self.assertCheck(['--url', srv.base_url + '/metrics'], 'OK', ['main: up, 5 clients'])
+        self.assertNotIn('ready', line)
+        self.assertEqual(perfdata(line)['clients'][0], '5')
+
     def test_no_upstream_ready_is_critical(self):
         with StatsServer(static=True, fixture=LOST) as srv:
             self.assertCheck(['--url', srv.url], 'CRITICAL', ['no upstream target ready'])

@@ -427,7 +427,7 @@ class RealPrometheus(unittest.TestCase):
                                                30, 0.5), prom.alerts())
                     # B's last total_ready_targets is still what Prometheus returns for it
                     r = prom.api('query?query=collectd_mtproxy_gauge%7Btype%3D%22total_ready_targets%22%7D')['result']
-                    self.assertIn('proxy-b', [x['metric'].get('exported_instance') for x in r])
+                    self.assertIn('proxy-b', [x['metric'].get('exported_instance') for x in r], (r, prom.api('query?query=collectd_mtproxy_gauge%7Btype%3D~%22up%7Ctotal_ready_targets%22%7D')))
                     time.sleep(3)                   # a few more evaluations: nothing for the wrong host
                     self.assertEqual(alerts('MTProxyDown'), [('proxy-b', target)])
                     self.assertEqual(alerts('MTProxyNoUpstreamReady'), [('proxy-a', target)])
