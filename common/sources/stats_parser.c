@@ -122,7 +122,7 @@ static bool valid_text(const char *s)
 /* The page's "PID" ("[ip:port:pid:start]") beside its integer "pid": field
  * keys differing only in case on one line-protocol point confuse every
  * query, so it is reported as process_id (MTProxy's struct process_id). */
-static const char *metric_name(const char *key)
+const char *mm_stats_metric_name(const char *key)
 {
     return strcmp(key, "PID") == 0 ? "process_id" : key;
 }
@@ -134,7 +134,7 @@ static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, c
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
         }
-        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, metric_name(f->key), value)) {
+        if (!mm_snapshot_add_text(ctx->snap, MM_ORIGIN_PAGE, mm_stats_metric_name(f->key), value)) {
             skip_line(ctx, "out of memory");
             return;
         }
