@@ -121,6 +121,15 @@ NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
 NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
 NUMBER_SETTER(set_max_secrets, max_secrets, unsigned)
 
+static int set_client_endpoint(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                               size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_client_endpoint(&c->sockets, text, err, n);
+}
+
 static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                              size_t n)
 {
@@ -316,6 +325,9 @@ static const struct mm_option options[] = {
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
+    { "ClientEndpoint", "client-endpoint", MM_OPT_STRING, true, "the proxy's listeners",
+      "a local ADDRESS:PORT clients connect to (127.0.0.1:443, [::1]:443); another service on the same port "
+      "and another address is then not counted", 0, 0, set_client_endpoint },
     { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
       "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
       set_upstream_network },

@@ -33,18 +33,22 @@ BODIES = {
 
 
 def write_body(path, size, line):
-    """Lines line(0), line(1) ... up to size bytes; returns the number of lines."""
-    parts, n, i = [], 0, 0
-    while True:
-        text = line(i)
-        if n + len(text) > size:
-            break
-        parts.append(text)
-        n += len(text)
-        i += 1
+    """Lines line(0), line(1) ... up to size bytes, written in 1 MiB pieces (a list of millions of
+    lines would cost the test hundreds of MiB); returns the number of lines."""
+    n, i = 0, 0
     with open(path, 'wb') as f:
-        f.write(b''.join(parts))
-    return i
+        while True:
+            piece = []
+            while len(piece) < 65536:
+                text = line(i)
+                if n + len(text) > size:
+                    break
+                piece.append(text)
+                n += len(text)
+                i += 1
+            f.write(b''.join(piece))
+            if len(piece) < 65536:
+                return i
 
 
 class BoundedGather(unittest.TestCase):
