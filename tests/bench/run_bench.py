@@ -292,12 +292,15 @@ def front_cpu_per_gather(argv, gathers, warmup=3):
     threading.Thread(target=pump, daemon=True).start()
 
     def run(n):
-        want = seen[0] + n
-        proc.stdin.write(b"\n" * n)
-        proc.stdin.flush()
-        with cond:
-            if not cond.wait_for(lambda: seen[0] >= want, timeout=120):
-                raise RuntimeError("front stalled")
+        # one newline per gather, the next once this one has started printing
+        # (newlines that arrive together may make one gather)
+        for _ in range(n):
+            want = seen[0] + 1
+            proc.stdin.write(b"\n")
+            proc.stdin.flush()
+            with cond:
+                if not cond.wait_for(lambda: seen[0] >= want, timeout=120):
+                    raise RuntimeError("front stalled")
         time.sleep(0.3)  # the last gather's output finishes; the loop then waits on stdin
 
     try:
