@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "core/number.h"
 #include "host/sockets/listen_ports.h"
 
 /* ---- configuration ---------------------------------------------------- */
@@ -45,6 +47,39 @@ int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, c
         return -1;
     }
     cfg->client_ports[cfg->n_client_ports++] = port;
+    return 0;
+}
+
+int mm_sockets_config_add_client_endpoint(struct mm_sockets_config *cfg, const char *text, char *err,
+                                          size_t err_len)
+{
+    const char *colon = text ? strrchr(text, ':') : NULL;
+    char host[64];
+    size_t hlen = colon ? (size_t)(colon - text) : 0;
+    int64_t port = 0;
+    char why[96];
+    if (!colon || hlen == 0 || hlen >= sizeof(host) ||
+        mm_parse_i64(colon + 1, 1, 65535, &port, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "'%s' is not ADDRESS:PORT (127.0.0.1:443, [::1]:443)", text ? text : "");
+        return -1;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && host[hlen - 1] == ']') { /* [v6] */
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    struct mm_cidr c;
+    if (mm_cidr_parse(host, &c, why, sizeof(why)) != 0 || (c.family == AF_INET ? c.prefix != 32 : c.prefix != 128)) {
+        snprintf(err, err_len, "'%s': the address is not an IPv4 or IPv6 address", text);
+        return -1;
+    }
+    if (cfg->n_client_eps == MM_SOCKETS_MAX_CLIENT_PORTS) {
+        snprintf(err, err_len, "more than %d client endpoints", MM_SOCKETS_MAX_CLIENT_PORTS);
+        return -1;
+    }
+    struct mm_endpoint e = {c.net, mm_ip_is_unspecified(&c.net), (uint16_t)port};
+    cfg->client_eps[cfg->n_client_eps++] = e;
     return 0;
 }
 
@@ -184,10 +219,13 @@ static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sock
                                const struct mm_sockets_proxy *p, struct mm_endpoint *eps,
                                const struct mm_logger *log)
 {
-    if (cfg->n_client_ports > 0) {
-        for (size_t i = 0; i < cfg->n_client_ports; i++)
-            eps[i] = (struct mm_endpoint){.any = 1, .port = (uint16_t)cfg->client_ports[i]};
-        return cfg->n_client_ports;
+    if (cfg->n_client_ports > 0 || cfg->n_client_eps > 0) {
+        size_t n = 0;
+        for (size_t i = 0; i < cfg->n_client_ports && n < MM_SOCKETS_MAX_CLIENT_PORTS; i++)
+            eps[n++] = (struct mm_endpoint){.any = 1, .port = (uint16_t)cfg->client_ports[i]};
+        for (size_t i = 0; i < cfg->n_client_eps && n < MM_SOCKETS_MAX_CLIENT_PORTS; i++)
+            eps[n++] = cfg->client_eps[i];
+        return n;
     }
     if (p->n_pids == 0) {
         mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
@@ -217,7 +255,8 @@ static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sock
             mm_log(log, MM_LOG_WARNING,
                    "sockets: a client port named on the proxy's command line has listeners on "
                    "several addresses and /proc/%d/fd is not readable to tell which are the proxy's: "
-                   "all are counted; run the agent as root or grant it CAP_DAC_READ_SEARCH",
+                   "all are counted; run the agent as root or grant it CAP_DAC_READ_SEARCH, or set "
+                   "ClientEndpoint (--client-endpoint) to the proxy's address and port",
                    p->pids[0]);
     }
     if (st->n_found == 0) {
