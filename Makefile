@@ -51,6 +51,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(CORE_LIB) $(EXECD_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
 
+# The collectd front's dispatch.c against stubs of the daemon (collectd's curl_json_test pattern).
+$(BUILD)/tests/test_collectd_dispatch: tests/unit/test_collectd_dispatch.c collectd-plugin/dispatch.c \
+		$(wildcard collectd-plugin/*.h) tests/unit/check.h $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(COLLECTD_CFLAGS) -Icollectd-plugin -o $@ $< collectd-plugin/dispatch.c $(CORE_LIB) $(LDLIBS)
+
 # The line-protocol property test's tool uses the real writer.
 $(BUILD)/tools/lp_writer_tool: tests/tools/lp_writer_tool.c $(CORE_LIB)
 	@mkdir -p $(dir $@)

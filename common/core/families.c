@@ -23,6 +23,7 @@ const struct mm_origin_desc *mm_origin_desc(enum mm_origin origin)
 #define P MM_ORIGIN_PROCESS
 #define C MM_ORIGIN_CONNECTIONS
 #define K MM_ORIGIN_COUNTRY
+#define L MM_ORIGIN_CLIENTS
 #define S MM_ORIGIN_SUMMARY
 #define STATE(n) { C, n, MM_GAUGE, MM_INT, { "tcp_connections", "{side}-{NAME}", NULL, 0, 0, false, false, 0 } }
 
@@ -81,6 +82,21 @@ static const struct mm_family_desc descs[] = {
 
     { K, "connections", MM_GAUGE, MM_INT, { "tcp_connections", "country-{country}", NULL, 0, 0, false, false, 0 } },
     { K, "unique_ips", MM_GAUGE, MM_INT, { 0 } },
+    { K, "distinct_ips_24h", MM_GAUGE, MM_INT, { 0 } },
+
+    /* clients over time (host/sockets/clients.h): gauge-clients-distinct_ips_1h,
+     * derive-clients-connections_opened, the lifetime histogram as cumulative
+     * DERIVE counts derive-clients-lifetime_le_<le> (le_+Inf last) */
+    { L, "distinct_ips_1h", MM_GAUGE, MM_INT, { 0 } },
+    { L, "distinct_ips_24h", MM_GAUGE, MM_INT, { 0 } },
+    { L, "distinct_ips_7d", MM_GAUGE, MM_INT, { 0 } },
+    { L, "connections_opened", MM_COUNTER, MM_INT, { 0 } },
+    { L, "lifetime_seconds_bucket", MM_COUNTER, MM_INT,
+      { "derive", "clients-lifetime_le_{le}", NULL, 0, 0, true, false, 0 } },
+    { L, "lifetime_seconds_sum", MM_COUNTER, MM_DOUBLE,
+      { "derive", "clients-lifetime_sum", NULL, 0, 0, true, false, 0 } },
+    { L, "lifetime_seconds_count", MM_COUNTER, MM_INT,
+      { "derive", "clients-lifetime_count", NULL, 0, 0, true, false, 0 } },
 
     /* The summary family, one vocabulary across implementations
      * (sources/summary.h, docs/implementations.md): collectd

@@ -71,7 +71,8 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
              copy_string(&dst->process.pidfile, src->process.pidfile) |
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
-             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path);
+             copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
+             copy_string(&dst->sockets.state_file, src->sockets.state_file);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -112,14 +113,6 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
      * only what spans two options. */
     if (cfg->connect_timeout_s > cfg->timeout_s) {
         snprintf(err, err_len, "ConnectTimeout (--connect-timeout): must not be above the timeout");
-        return -1;
-    }
-    if (cfg->source && strcmp(cfg->source, "auto") != 0 && !mm_source_by_name(cfg->source)) {
-        size_t len = (size_t)snprintf(err, err_len, "Source (--source): unknown page format '%s' (auto", cfg->source);
-        for (size_t i = 0; i < mm_source_count() && len < err_len; i++)
-            len += (size_t)snprintf(err + len, err_len - len, ", %s", mm_source_at(i)->name);
-        if (len < err_len)
-            snprintf(err + len, err_len - len, ")");
         return -1;
     }
     if (cfg->password && !cfg->user) {
@@ -163,8 +156,10 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     mm_events_state_init(&inst->events_state);
     if (inst->cfg.source && strcmp(inst->cfg.source, "auto") != 0) {
         inst->source = mm_source_by_name(inst->cfg.source);
-        if (!inst->source)
-            return -1; /* mm_instance_config_check names it */
+        if (!inst->source) { /* the option table refuses it when set */
+            mm_log(&inst->log, MM_LOG_ERROR, "unknown page format '%s'", inst->cfg.source);
+            return -1;
+        }
         inst->source_fixed = true;
     }
     inst->stats_port = mm_http_url_port(inst->cfg.url);
@@ -181,6 +176,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
             return -1;
         }
         inst->sockets_ready = true;
+        mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/families.h"
+#include "core/hash.h"
 
 const struct mm_page mm_page_default = { "mtproxy_stats", "stats" };
 
@@ -65,22 +66,19 @@ static void arena_reset(struct mm_snapshot *snap, int keep_one)
 /* ---- family registry ------------------------------------------------------- */
 
 struct mm_family_table {
+    uint64_t seed[2];         /* names come from the page: no aiming at one bucket */
     struct mm_family **slots; /* open addressing, power-of-two size */
     size_t n_slots;
     struct mm_family **order; /* in the order first seen */
     size_t count, order_cap;
 };
 
-static uint32_t hash_family(enum mm_origin origin, const char *measurement, const char *name)
+static uint32_t hash_family(const struct mm_family_table *t, enum mm_origin origin, const char *measurement,
+                            const char *name)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)origin;
-    h *= 16777619u;
-    for (const unsigned char *p = (const unsigned char *)measurement; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    h = (h ^ 0xff) * 16777619u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    uint64_t h = mm_hash_bytes(t ? t->seed[0] : 0, &origin, sizeof(origin));
+    h = mm_hash_bytes(h, measurement, strlen(measurement) + 1); /* the NUL separates */
+    return (uint32_t)mm_hash_mix(mm_hash_bytes(h, name, strlen(name)));
 }
 
 static const char *origin_measurement(const struct mm_snapshot *snap, enum mm_origin origin)
@@ -109,7 +107,7 @@ static struct mm_family *table_find(const struct mm_family_table *t, enum mm_ori
 
 static int table_grow(struct mm_family_table *t)
 {
-    size_t n = t->n_slots ? t->n_slots * 2 : 256;
+    size_t n = mm_pow2_at_least(t->n_slots * 2, 256);
     struct mm_family **slots = calloc(n, sizeof(*slots));
     if (!slots)
         return -1;
@@ -141,18 +139,23 @@ static void table_free(struct mm_family_table *t)
 static struct mm_family *family_get(struct mm_snapshot *snap, enum mm_origin origin, enum mm_kind kind,
                                     enum mm_value_type type, const char *name)
 {
+    if ((unsigned)origin >= MM_ORIGIN_COUNT)
+        return NULL;
+    if (!snap->families) {
+        if (!(snap->families = calloc(1, sizeof(*snap->families))))
+            return NULL;
+        mm_hash_seed(snap->families->seed);
+    }
+    struct mm_family_table *t = snap->families;
     const char *measurement = origin_measurement(snap, origin);
-    uint32_t h = hash_family(origin, measurement, name);
-    struct mm_family *f = table_find(snap->families, origin, measurement, name, h, NULL);
+    uint32_t h = hash_family(t, origin, measurement, name);
+    struct mm_family *f = table_find(t, origin, measurement, name, h, NULL);
     if (f)
         return f;
 
     size_t len = strlen(name);
-    if ((unsigned)origin >= MM_ORIGIN_COUNT || len == 0 || len >= MM_NAME_MAX)
+    if (len == 0 || len >= MM_NAME_MAX)
         return NULL;
-    if (!snap->families && !(snap->families = calloc(1, sizeof(*snap->families))))
-        return NULL;
-    struct mm_family_table *t = snap->families;
     if (t->count >= MM_FAMILY_MAX)
         return NULL;
     if ((t->count + 1) * 2 > t->n_slots && table_grow(t) != 0)
@@ -378,7 +381,8 @@ const struct mm_family *mm_snapshot_family(const struct mm_snapshot *snap, enum 
     if ((unsigned)origin >= MM_ORIGIN_COUNT)
         return NULL;
     const char *measurement = origin_measurement(snap, origin);
-    return table_find(snap->families, origin, measurement, name, hash_family(origin, measurement, name), NULL);
+    return table_find(snap->families, origin, measurement, name,
+                      hash_family(snap->families, origin, measurement, name), NULL);
 }
 
 const struct mm_metric *mm_snapshot_find(const struct mm_snapshot *snap, enum mm_origin origin,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/families.h"
+#include "core/hash.h"
 
 static const struct mm_collectd_spec no_spec = { 0 };
 
@@ -124,9 +125,7 @@ int mm_collectd_map_snapshot(const struct mm_snapshot *snap, mm_collectd_emit_fn
     for (size_t i = 0; i < snap->count; i++)
         n_multi += spec_of(&snap->items[i])->n_ds > 1;
 
-    size_t n_slots = 16;
-    while (n_slots < 2 * n_multi)
-        n_slots *= 2;
+    size_t n_slots = mm_pow2_at_least(2 * n_multi, 16);
     struct pending *pend = n_multi ? calloc(n_multi, sizeof(*pend)) : NULL;
     uint32_t *slots = n_multi ? calloc(n_slots, sizeof(*slots)) : NULL; /* pending + 1, 0 = free */
     int rc = n_multi && (!pend || !slots) ? -1 : 0;
@@ -148,11 +147,9 @@ int mm_collectd_map_snapshot(const struct mm_snapshot *snap, mm_collectd_emit_fn
         }
         if (rc != 0 || ds >= MM_COLLECTD_DS_MAX || n_ds > MM_COLLECTD_DS_MAX)
             continue;
-        uint32_t h = 2166136261u;
-        for (const char *p = v.type; *p; p++)
-            h = (h ^ (unsigned char)*p) * 16777619u;
-        for (const char *p = v.type_instance; *p; p++)
-            h = (h ^ (unsigned char)*p) * 16777619u;
+        /* two-value types come from the schema, not from the page: no seed needed */
+        uint64_t h = mm_hash_mix(mm_hash_bytes(mm_hash_bytes(0, v.type, strlen(v.type) + 1), v.type_instance,
+                                               strlen(v.type_instance)));
         struct pending *slot = NULL;
         for (size_t k = h & (n_slots - 1);; k = (k + 1) & (n_slots - 1)) {
             if (!slots[k]) {

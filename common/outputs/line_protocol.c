@@ -2,6 +2,8 @@
  * rules it applies to names and values). */
 #include "outputs/line_protocol.h"
 
+#include "core/hash.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -240,19 +242,16 @@ static struct mm_lp_field metric_field(const struct mm_metric *m)
 
 /* ---- grouping metrics into lines in O(n): a hash of series ---- */
 
-static uint32_t hash_text(uint32_t h, const char *s)
+/* Labels come from the page (a Prometheus source): the seed is per call. */
+static uint64_t series_hash(const uint64_t seed[2], const struct mm_metric *m)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return (h ^ 0xff) * 16777619u;
-}
-
-static uint32_t series_hash(const struct mm_metric *m)
-{
-    uint32_t h = hash_text(2166136261u, m->family->measurement);
-    for (int i = 0; i < m->n_labels; i++)
-        h = hash_text(hash_text(h, m->labels[i].key), m->labels[i].value);
-    return h;
+    const char *meas = m->family->measurement;
+    uint64_t h = mm_hash_bytes(seed[0], meas, strlen(meas) + 1);
+    for (int i = 0; i < m->n_labels; i++) {
+        h = mm_hash_bytes(h, m->labels[i].key, strlen(m->labels[i].key) + 1);
+        h = mm_hash_bytes(h, m->labels[i].value, strlen(m->labels[i].value) + 1);
+    }
+    return mm_hash_mix(h ^ seed[1]);
 }
 
 /* Same line when measurement and labels (kept sorted) are equal. */
@@ -274,13 +273,12 @@ struct grouping {
     uint32_t *order;     /* metrics sorted by series, stable */
     uint32_t *heads;     /* per series: its first metric */
     size_t mask, n_series;
+    uint64_t seed[2];
 };
 
 static int group(const struct mm_snapshot *snap, struct grouping *g)
 {
-    size_t n = snap->count, n_slots = 16;
-    while (n_slots < 2 * n)
-        n_slots *= 2;
+    size_t n = snap->count, n_slots = mm_pow2_at_least(2 * n, 16);
     uint32_t *mem = calloc(2 * n_slots + 4 * n + 1, sizeof(*mem));
     if (!mem)
         return -1;
@@ -292,9 +290,10 @@ static int group(const struct mm_snapshot *snap, struct grouping *g)
     g->start = g->order + n;
     g->mask = n_slots - 1;
     g->n_series = 0;
+    mm_hash_seed(g->seed);
     for (size_t i = 0; i < n; i++) {
         const struct mm_metric *m = &snap->items[i];
-        for (size_t k = series_hash(m) & g->mask;; k = (k + 1) & g->mask) {
+        for (size_t k = series_hash(g->seed, m) & g->mask;; k = (k + 1) & g->mask) {
             if (!g->slots[k]) {
                 g->slots[k] = (uint32_t)i + 1;
                 g->heads[g->n_series] = (uint32_t)i;
@@ -326,7 +325,7 @@ static int group(const struct mm_snapshot *snap, struct grouping *g)
 static bool first_of_family(const struct mm_snapshot *snap, struct grouping *g, uint32_t i)
 {
     const struct mm_metric *m = &snap->items[i];
-    uint32_t h = (uint32_t)(uintptr_t)m->family * 2654435761u ^ g->series_of[i] * 40503u;
+    uint64_t h = mm_hash_mix((uint64_t)(uintptr_t)m->family ^ g->seed[1] ^ ((uint64_t)g->series_of[i] << 40));
     for (size_t k = h & g->mask;; k = (k + 1) & g->mask) {
         if (!g->fields[k]) {
             g->fields[k] = i + 1;

@@ -19,6 +19,18 @@ and times in the same run, in alternating rounds:
   fallback  ours with sock_diag disabled (the /proc/net/tcp{,6} path), fewer runs
   tcpconns  collectd -T with tcpconns (LocalPort P) minus collectd -T without it
 
+Then issue 14's targets, side by side in one run at 100k connections with 25k and with 100k
+distinct addresses, all features on (states, distinct IPs, countries, windows, churn, state file):
+
+  front     mtproxy-telegraf's STDIN loop, a long-running front: CPU per gather (schedstat of
+            the process over many gathers after warm-up), its peak RSS (VmHWM)
+  in-proc   sock_gather_bench -s: the same gather in-process, and the state file's size and the
+            cost of one write
+  floor     nl_floor, as above (a bare dump repeated in one process)
+  ss        as above
+  once      mtproxy-telegraf --once as a whole process (exec, config, state file read and
+            written, one gather, output), with the state file of the runs before it
+
 Wall time is the median over all samples; CPU is user+sys (for commands: of
 the whole process tree, from wait4 in build/tools/bench_exec); RSS is the
 peak. Commands pay ~1 ms of fork/exec that the in-process tools do not. Results go to stdout (a table and
@@ -30,6 +42,7 @@ MTProxy -M 8), the master found by its name (then kept) and by the stats page's 
 0.3 ms CPU per gather. Results in build/bench/process.json.
 
     run_bench.py [--sizes 1000,10000,50000,100000] [--rounds 6] [--runs 5] [--only process|sockets]
+                 [--clients 25000,100000] [--clients-rounds 4] [--clients-connections 100000]
 """
 import argparse
 import json
@@ -240,8 +253,160 @@ def bench_size(n, rounds, runs, tmp, db):
     return out
 
 
+def schedstat_ns(pid):
+    """CPU time of every thread of pid so far, in ns (/proc/PID/task/*/schedstat)."""
+    total = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
+
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def front_cpu_per_gather(argv, gathers, warmup=3):
+    """mtproxy-telegraf in its STDIN loop, as Telegraf's execd runs it: CPU ms per gather over
+    `gathers` gathers after `warmup`, and its peak RSS in KiB."""
+    import threading
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    seen = [0]
+    cond = threading.Condition()
+
+    def pump():
+        for line in iter(proc.stdout.readline, b""):
+            if line.startswith(b"mtproxy,") and (b" up=" in line or b",up=" in line):
+                with cond:
+                    seen[0] += 1
+                    cond.notify_all()
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def run(n):
+        # one newline per gather, the next once this one has started printing
+        # (newlines that arrive together may make one gather)
+        for _ in range(n):
+            want = seen[0] + 1
+            proc.stdin.write(b"\n")
+            proc.stdin.flush()
+            with cond:
+                if not cond.wait_for(lambda: seen[0] >= want, timeout=120):
+                    raise RuntimeError("front stalled")
+        time.sleep(0.3)  # the last gather's output finishes; the loop then waits on stdin
+
+    try:
+        run(warmup)
+        c0, w0 = schedstat_ns(proc.pid), time.monotonic()
+        run(gathers)
+        cpu_ms = (schedstat_ns(proc.pid) - c0) / 1e6 / gathers
+        rss = vm_hwm_kb(proc.pid)
+    finally:
+        proc.stdin.close()
+        proc.wait(60)
+    return cpu_ms, rss
+
+
+def bench_clients(n, per_ip, rounds, runs, tmp, db):
+    """Issue 14 at n connections from n/per_ip addresses, all features on."""
+    ips = n // per_ip
+    log("clients N=%d, %d addresses: opening ..." % (n, ips))
+    half = n // 100
+    proc = subprocess.Popen([os.path.join(TOOLS, "conn_holder"), "-n", str(n + half), "-k", str(per_ip),
+                             "-f", str(half)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("READY"):
+        proc.kill()
+        raise RuntimeError("conn_holder failed: %r" % line)
+    port = line.split("port=")[1].split()[0]
+    state_dir = tempfile.mkdtemp(prefix="state-", dir=tmp)
+    common = ["--url", "http://127.0.0.1:1/stats", "--timeout", "100ms", "--collect-process=false",
+              "--client-port", port, "--include-local", "--geoip", db, "--upstream-port", "0"]
+    telegraf = os.path.join(BUILD, "mtproxy-telegraf")
+    front = {"cpu": [], "rss": 0}
+    series = {k: Series() for k in ("inproc", "floor", "ss", "once")}
+    state_writes, state_write_min, state_bytes = [], [], 0
+    ss_cmd = ["sh", "-c", "ss -Htn state established '( sport = :%s )' | wc -l" % port]
+    try:
+        for r in range(rounds):
+            cpu, rss = front_cpu_per_gather(
+                [telegraf] + common + ["--state-file", os.path.join(state_dir, "front.state")], 4 * runs)
+            front["cpu"].append(cpu)
+            front["rss"] = max(front["rss"], rss)
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", port, "-g", db, "-l",
+                                      "-k", str(runs), "-w", "1", "-s", os.path.join(state_dir, "inproc.state")])
+            series["inproc"].add(w, c, rss)
+            state_writes.append(float(kv["state_write_ms"]))
+            state_write_min.append(float(kv["state_write_min_ms"]))
+            state_bytes = max(state_bytes, os.path.getsize(os.path.join(state_dir, "inproc.state")))
+            series["inproc"].extra = {"unique_ips": kv["unique_ips"], "established": kv["established"]}
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", port, "-k", str(runs), "-w", "1"])
+            series["floor"].add(w, c, rss)
+            series["ss"].add(*run_cmd(ss_cmd, runs))
+            series["once"].add(*run_cmd([telegraf, "--once"] + common +
+                                        ["--state-file", os.path.join(state_dir, "once.state")], runs))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        deadline = time.time() + 20
+        while tcp_inuse() > 2 * n // 100 + 1000 and time.time() < deadline:
+            time.sleep(0.2)
+    out = {k: s.summary() for k, s in series.items()}
+    out["front"] = {"cpu_ms_per_gather": round(statistics.median(front["cpu"]), 2),
+                    "cpu_ms_rounds": [round(x, 2) for x in front["cpu"]],
+                    "peak_rss_mb": round(front["rss"] / 1024, 1)}
+    out["state_file"] = {"bytes": state_bytes, "write_ms": round(statistics.median(state_writes), 3),
+                         "write_min_ms": round(min(state_write_min), 3)}
+    out["addresses"] = ips
+    return out
+
+
 def ratio(a, b):
     return round(a / b, 2) if b else None
+
+
+def report_clients(results):
+    if not results.get("clients"):
+        return
+    print("\nIssue 14, all features on (load average before %s, after %s)"
+          % (" ".join(results.get("loadavg_before_clients", [])), " ".join(results.get("loadavg_after", []))))
+    print("| addresses | front CPU/gather | in-process gather | floor | front/floor | once | ss | once/ss "
+          "| front RSS | once RSS | state file | state write (fastest) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for ips, r in results["clients"].items():
+        f, o, s, fl, ip = r["front"], r["once"], r["ss"], r["floor"], r["inproc"]
+        r["ratios"] = {"front_over_floor_cpu": ratio(f["cpu_ms_per_gather"], fl["cpu_ms"]),
+                       "once_over_ss_wall": ratio(o["wall_ms"], s["wall_ms"]),
+                       "once_over_ss_cpu": ratio(o["cpu_ms"], s["cpu_ms"])}
+        print("| %s | %.1f ms | %.1f / %.1f ms | %.1f / %.1f ms | %.2f | %.1f / %.1f ms | %.1f / %.1f ms | "
+              "%.2f (cpu %.2f) | %.1f MB | %.1f MB | %d B | %.3f (%.3f) ms |" % (
+                  ips, f["cpu_ms_per_gather"], ip["wall_ms"], ip["cpu_ms"], fl["wall_ms"], fl["cpu_ms"],
+                  r["ratios"]["front_over_floor_cpu"], o["wall_ms"], o["cpu_ms"], s["wall_ms"], s["cpu_ms"],
+                  r["ratios"]["once_over_ss_wall"], r["ratios"]["once_over_ss_cpu"], f["peak_rss_mb"],
+                  o["peak_rss_mb"], r["state_file"]["bytes"], r["state_file"]["write_ms"],
+                  r["state_file"]["write_min_ms"]))
+        print("   front CPU per round: %s; in-process counted %s addresses; in-process/floor CPU %.2f" % (
+            f["cpu_ms_rounds"], ip.get("unique_ips"), ratio(ip["cpu_ms"], fl["cpu_ms"])))
+    print("\nTargets (issue 14):")
+    for ips, r in results["clients"].items():
+        rt = r["ratios"]
+        for what, ok, got in (
+                ("front CPU/gather <= 1.10x floor", rt["front_over_floor_cpu"] <= 1.10,
+                 "%.2fx" % rt["front_over_floor_cpu"]),
+                ("--once <= 0.55x ss", rt["once_over_ss_wall"] <= 0.55, "%.2fx" % rt["once_over_ss_wall"]),
+                ("peak RSS <= 16 MB", max(r["front"]["peak_rss_mb"], r["once"]["peak_rss_mb"]) <= 16,
+                 "front %.1f, once %.1f MB" % (r["front"]["peak_rss_mb"], r["once"]["peak_rss_mb"])),
+                ("state file <= 1 MB", r["state_file"]["bytes"] <= 1 << 20, "%d B" % r["state_file"]["bytes"]),
+                ("state write <= 1 ms", r["state_file"]["write_ms"] <= 1, "%.3f ms" % r["state_file"]["write_ms"])):
+            print("  %6s addresses: %-34s %s (%s)" % (ips, what, "PASS" if ok else "MISS", got))
 
 
 def bench_process(runs=400):
@@ -275,6 +440,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", choices=("process", "sockets"))
+    ap.add_argument("--clients", default="25000,100000",
+                    help="distinct addresses at 100k connections for issue 14's targets")
+    ap.add_argument("--clients-rounds", type=int, default=4)
+    ap.add_argument("--clients-connections", type=int, default=100000)
     args = ap.parse_args()
     if args.only != "sockets":
         for tool in ("fake_mtproxy", "proc_gather_bench"):
@@ -292,6 +461,7 @@ def main():
         if args.only == "process":
             return 0
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    client_sets = [int(x) for x in args.clients.split(",") if x]
     for tool in ("conn_holder", "sock_gather_bench", "nl_floor", "bench_exec"):
         if not os.access(os.path.join(TOOLS, tool), os.X_OK):
             log("missing %s/%s: run `make tools` first" % (TOOLS, tool))
@@ -310,8 +480,24 @@ def main():
         subprocess.run([sys.executable, MMDB_WRITER, db] + nets, check=True)
         for n in sizes:
             results["sizes"][str(n)] = bench_size(n, args.rounds, args.runs, tmp, db)
+        results["clients"] = {}
+        with open("/proc/loadavg") as f:
+            results["loadavg_before_clients"] = f.read().split()[:3]
+        for ips in client_sets:
+            n = args.clients_connections
+            results["clients"][str(ips)] = bench_clients(n, max(1, n // ips),
+                                                         args.clients_rounds, args.runs, tmp, db)
+        with open("/proc/loadavg") as f:
+            results["loadavg_after"] = f.read().split()[:3]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    report_clients(results)
+    if not sizes:
+        os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
+        with open(os.path.join(BUILD, "bench", "sockets.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        print("\nwritten: %s" % os.path.join(BUILD, "bench", "sockets.json"))
+        return 0
 
     print("\nSocket gather cost (median wall ms / median CPU ms; RSS = peak MB)")
     head = ("N", "ours", "floor", "ours/floor", "(fastest)", "kernel part", "ss", "ss/ours", "/proc",

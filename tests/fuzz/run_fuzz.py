@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 FUZZ = os.path.join(BUILD, "fuzz")
 TARGETS = ["stats_parser", "line_protocol", "json_output", "sockdiag", "procfs", "procnet",
-           "options", "netmask", "prometheus_text", "number", "sources"]
+           "options", "netmask", "state_file", "prometheus_text", "number", "sources"]
 FIX = os.path.join(ROOT, "tests", "fixtures")
 ENV = dict(os.environ,
            ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0",

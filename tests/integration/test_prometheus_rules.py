@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)(?: (\d+))?$')
 HEALTHY = 'stats-upstream-with-clients-M1.txt'
 LOST = 'stats-upstream-lost-M1.txt'
 # the types the rules read (the input series are the captured samples of these)
-RULE_TYPES = ('up', 'stats-total_ready_targets', 'stats-total_special_connections', 'stats-total_max_special_connections',
+RULE_TYPES = ('up', 'summary-upstream_ready', 'summary-clients', 'stats-total_max_special_connections',
               'client-ips_over_limit', 'all_fd_usage', 'master_restarts')
 
 
@@ -123,12 +124,12 @@ def capture():
         pb = free_port()
         with Collectd(mtproxy_conf(sb_lost.url), extra_conf=prom_conf(pb), hostname='proxy-b') as b:
             CAPTURE['b_lost'] = wait_scrape(pb, lambda s: up_is(1.0)(s) and any(
-                dict(l).get('type') == 'stats-total_ready_targets' and v == 0 for (n, l), v in s.items()))
+                dict(l).get('type') == 'summary-upstream_ready' and v == 0 for (n, l), v in s.items()))
             assert CAPTURE['b_lost'], b.log_text()[-2000:]
             sb_lost.set_mode('refuse')
             # down: up 0, and the stats keys gone from the page (write_prometheus drops missing values)
             CAPTURE['b_down'] = wait_scrape(pb, lambda s: up_is(0.0)(s) and not any(
-                dict(l).get('type') == 'stats-total_ready_targets' for (n, l), v in s.items()))
+                dict(l).get('type') == 'summary-upstream_ready' for (n, l), v in s.items()))
             assert CAPTURE['b_down'], b.log_text()[-2000:]
     return CAPTURE
 
@@ -212,7 +213,7 @@ class PromtoolTestOnRealScrapes(unittest.TestCase):
             'alert_rule_test': [
                 {'eval_time': '5m', 'alertname': 'MTProxyDown',
                  'exp_alerts': [expected_alert('MTProxyDown', 'critical', b_up)]},
-                # B's last total_ready_targets (0) is still within the lookback, A's up is 1: not B's alert
+                # B's last upstream_ready (0) is still within the lookback, A's up is 1: not B's alert
                 {'eval_time': '5m', 'alertname': 'MTProxyNoUpstreamReady', 'exp_alerts': []},
                 {'eval_time': '5m', 'alertname': 'MTProxyExporterDown', 'exp_alerts': []},
                 {'eval_time': '5m', 'alertname': 'MTProxyMetricsStale', 'exp_alerts': []},
@@ -258,12 +259,12 @@ class PromtoolTestOnRealScrapes(unittest.TestCase):
 
     def test_captures_are_what_the_cases_say(self):
         def val(s, t):
-            return [v for (n, l), v in s.items() if dict(l).get('type') == t and n == 'collectd_mtproxy_gauge']
+            return [v for (n, l), v in s.items() if dict(l).get('type') == t]
         self.assertEqual(val(self.cap['a'], 'up'), [1.0])
-        self.assertEqual(val(self.cap['a'], 'stats-total_ready_targets'), [5.0])
-        self.assertEqual(val(self.cap['b_lost'], 'stats-total_ready_targets'), [0.0])
+        self.assertEqual(val(self.cap['a'], 'summary-upstream_ready'), [5.0])
+        self.assertEqual(val(self.cap['b_lost'], 'summary-upstream_ready'), [0.0])
         self.assertEqual(val(self.cap['b_down'], 'up'), [0.0])
-        self.assertEqual(val(self.cap['b_down'], 'stats-total_ready_targets'), [])
+        self.assertEqual(val(self.cap['b_down'], 'summary-upstream_ready'), [])
         hosts = {dict(l).get('instance') for s in ('a', 'b_ok') for (n, l) in self.cap[s]}
         self.assertEqual(hosts, {'proxy-a', 'proxy-b'})
 
@@ -279,7 +280,7 @@ class PromtoolTestOnRealScrapes(unittest.TestCase):
 
     def test_the_old_partial_join_fails_this_test(self):
         """The expression docs/alerting.md had before: joined on (instance, mtproxy) only, B's stale
-        total_ready_targets met A's up == 1 behind the central collectd."""
+        upstream_ready met A's up == 1 behind the central collectd."""
         with open(RULES) as f:
             text = f.read()
         old = text.replace('and ignoring(type) collectd_mtproxy_gauge{type="up"} == 1',
@@ -389,6 +390,48 @@ class RealPrometheus(unittest.TestCase):
                     for r in rules:
                         self.assertEqual(r['health'], 'ok', r)
                     self.assertTrue(a.alive())
+
+    def test_central_collectd_two_hosts_in_a_real_prometheus(self):
+        """proxy-a and proxy-b send with collectd's network plugin to one central collectd that exports
+        both with write_prometheus; Prometheus scrapes only the central one. Neither has an upstream
+        ready; then B's proxy goes down. B's last upstream_ready (0) stays visible (explicit
+        timestamps), A's up is 1: B's "no upstream" alert must end, and each alert name its own host."""
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(('127.0.0.1', 0))
+        net_port = udp.getsockname()[1]
+        udp.close()
+        prom_port = free_port()
+        central_conf = ('LoadPlugin network\n<Plugin network>\n  <Listen "127.0.0.1" "%d">\n  </Listen>\n</Plugin>\n'
+                        % net_port) + prom_conf(prom_port)
+        send = 'LoadPlugin network\n<Plugin network>\n  <Server "127.0.0.1" "%d">\n  </Server>\n</Plugin>\n' % net_port
+        with StatsServer(static=True, fixture=LOST) as sa, StatsServer(static=True, fixture=LOST) as sb, \
+                Collectd(None, load_plugin=False, extra_conf=central_conf, hostname='central'):
+            with Collectd(mtproxy_conf(sa.url), extra_conf=send, hostname='proxy-a'), \
+                    Collectd(mtproxy_conf(sb.url), extra_conf=send, hostname='proxy-b'):
+                target = '127.0.0.1:%d' % prom_port
+                with PrometheusServer([target], RULES) as prom:
+                    def hosts_up():
+                        r = prom.api('query?query=collectd_mtproxy_gauge%7Btype%3D%22up%22%7D%3D%3D1')['result']
+                        return sorted(x['metric'].get('exported_instance') for x in r) == ['proxy-a', 'proxy-b']
+                    self.assertTrue(wait_until(hosts_up, 30, 0.5), prom.log_text())
+
+                    def alerts(name):
+                        return sorted((x['labels'].get('exported_instance'), x['labels']['instance'])
+                                      for x in prom.alerts() if x['labels']['alertname'] == name)
+                    both = [('proxy-a', target), ('proxy-b', target)]
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyNoUpstreamReady') == both, 30, 0.5),
+                                    prom.alerts())
+                    sb.set_mode('refuse')           # B's proxy goes down
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyDown'), 30, 0.5), prom.alerts())
+                    self.assertTrue(wait_until(lambda: alerts('MTProxyNoUpstreamReady') == [('proxy-a', target)],
+                                               30, 0.5), prom.alerts())
+                    # B's last upstream_ready is still what Prometheus returns for it
+                    r = prom.api('query?query=collectd_mtproxy_count%7Btype%3D%22summary-upstream_ready%22%7D')['result']
+                    self.assertIn('proxy-b', [x['metric'].get('exported_instance') for x in r], r)
+                    time.sleep(3)                   # a few more evaluations: nothing for the wrong host
+                    self.assertEqual(alerts('MTProxyDown'), [('proxy-b', target)])
+                    self.assertEqual(alerts('MTProxyNoUpstreamReady'), [('proxy-a', target)])
+                    self.assertEqual(alerts('MTProxyExporterDown'), [])
 
 
 if __name__ == '__main__':

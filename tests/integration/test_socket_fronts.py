@@ -77,9 +77,9 @@ class SocketMetrics(unittest.TestCase):
         self.assertEqual(client['max_per_ip'], 20)
         self.assertEqual(client['ips_over_limit'], 5)
         countries = by_tags(out, 'mtproxy_country', 'country')
-        self.assertEqual(countries['DE'], {'connections': 30, 'unique_ips': 10})
-        self.assertEqual(countries['BR'], {'connections': 100, 'unique_ips': 5})
-        self.assertEqual(countries['unknown'], {'connections': 8, 'unique_ips': 4})
+        self.assertEqual(countries['DE'], {'connections': 30, 'unique_ips': 10, 'distinct_ips_24h': 10})
+        self.assertEqual(countries['BR'], {'connections': 100, 'unique_ips': 5, 'distinct_ips_24h': 5})
+        self.assertEqual(countries['unknown'], {'connections': 8, 'unique_ips': 4, 'distinct_ips_24h': 4})
         with Influxd() as influx:
             influx.create_db('s')
             status, body = influx.write('s', '\n'.join(out) + '\n')

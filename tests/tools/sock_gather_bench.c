@@ -3,11 +3,13 @@
  * countries, metrics appended to a snapshot.
  *
  *   sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] [-w WARMUP] [-l] [-m auto|v2|proc]
- *                     [-d PID,PID,...]
+ *                     [-d PID,PID,...] [-s STATE_FILE]
  *
  * -l counts loopback clients (the benchmark's clients are 127.x.y.z). -d
  * also times one listening-port discovery over those processes' fds (what a
  * gather without a configured client port does when the PID set changes).
+ * -s keeps the client windows in that state file (as the fronts do with
+ * StateFile) and times 20 writes of it after the gathers.
  * Prints one line of key=value pairs: wall and CPU ms per gather (median,
  * min, max), peak RSS, and what the last gather counted. */
 #include <stdio.h>
@@ -53,7 +55,8 @@ int main(int argc, char **argv)
     size_t n_pids = 0;
     char err[256];
     int64_t port = 0;
-    while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:d:")) != -1) {
+    const char *state_file = NULL;
+    while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:d:s:")) != -1) {
         int rc = 0;
         switch (opt) {
         case 'p':
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 'l': cfg.include_local = 1; break;
         case 'm': mode = optarg; break;
+        case 's': state_file = optarg; break;
         case 'd':
             for (char *tok = strtok(optarg, ","); tok && n_pids < 256; tok = strtok(NULL, ","))
                 pids[n_pids++] = atoi(tok);
@@ -107,6 +111,8 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "proc") == 0)
         st->diag.force_proc = 1;
     mm_snapshot_init(&snap);
+    if (state_file)
+        mm_sockets_state_use_file(st, state_file, "bench", &log);
 
     double discovery_ms = -1;
     int discovered = -1;
@@ -131,8 +137,19 @@ int main(int argc, char **argv)
             cpu[i] = c1 - c0;
         }
     }
+    /* the state file: size and the cost of one write (median of 20) */
+    double writes[20];
+    long state_bytes = -1;
+    for (int i = 0; state_file && i < 20; i++) {
+        double w0 = now_ms(CLOCK_MONOTONIC);
+        state_bytes = mm_clients_save_now(&st->clients, &log);
+        writes[i] = now_ms(CLOCK_MONOTONIC) - w0;
+    }
+    if (state_file)
+        qsort(writes, 20, sizeof(double), cmp_double);
     print_samples_and_sort(wall, cpu, runs);
-    printf(" ");
+    printf(" state_bytes=%ld state_write_ms=%.3f state_write_min_ms=%.3f ", state_bytes,
+           state_file ? writes[10] : -1.0, state_file ? writes[0] : -1.0);
     size_t countries = 0;
     for (size_t i = 0; i < snap.count; i++)
         countries += snap.items[i].origin == MM_ORIGIN_COUNTRY;

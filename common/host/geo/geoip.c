@@ -190,6 +190,8 @@ int mm_geoip_refresh(struct mm_geoip *g, const char *path, const struct mm_logge
     g->is_open = 1;
     g->have_failed = 0;
     g->id = id;
+    g->generation++;
+    memset(g->records, 0, sizeof(g->records)); /* offsets of the old file mean nothing now */
     snprintf(g->path, sizeof(g->path), "%s", use);
     mm_latch_ok(&g->latch, log, "GeoIP database");
     mm_log(log, MM_LOG_INFO, "GeoIP database %s %s (%s, %llu bytes)", use,
@@ -227,7 +229,7 @@ static void put(char *out, size_t out_len, const char *s)
     out[n] = '\0';
 }
 
-const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, char *out,
+const char *mm_geoip_country(struct mm_geoip *g, const struct mm_ip *ip, char *out,
                              size_t out_len)
 {
     put(out, out_len, "unknown");
@@ -255,6 +257,13 @@ const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, c
     if (err != MMDB_SUCCESS || !r.found_entry)
         return out;
 
+    /* offset 0 is the data section's first byte: stored as offset + 1 */
+    uint32_t key = r.entry.offset + 1;
+    size_t slot = (size_t)((key * 0x9E3779B1u) >> 24) & (MM_GEOIP_RECORD_CACHE - 1);
+    if (g->records[slot].offset == key) {
+        put(out, out_len, g->records[slot].code);
+        return out;
+    }
     MMDB_entry_data_s d;
     char code[8];
     if ((MMDB_get_value(&r.entry, &d, "country", "iso_code", NULL) == MMDB_SUCCESS &&
@@ -264,5 +273,7 @@ const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, c
         (MMDB_get_value(&r.entry, &d, "country_code", NULL) == MMDB_SUCCESS &&
          take_code(&d, code, sizeof(code))))
         put(out, out_len, code);
+    g->records[slot].offset = key;
+    put(g->records[slot].code, sizeof(g->records[slot].code), out);
     return out;
 }

@@ -13,6 +13,7 @@
 #define MM_GEOIP_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <maxminddb.h>
 #include <sys/types.h>
 #include <time.h>
@@ -25,6 +26,8 @@
 
 /* Probed in this order when no path is configured (NULL-terminated). */
 extern const char *const mm_geoip_default_paths[];
+
+#define MM_GEOIP_RECORD_CACHE 256
 
 struct mm_file_id {
     dev_t dev;
@@ -42,6 +45,10 @@ struct mm_geoip {
     struct mm_file_id failed_id; /* a file that failed to open: retried once it changes */
     int have_failed;
     struct mm_error_latch latch;
+    unsigned generation; /* counts the (re)opens: a changed database changes it */
+    /* the code of recently decoded records, by data offset: many addresses
+     * share a record, and decoding one costs more than the tree walk */
+    struct { uint32_t offset; char code[8]; } records[MM_GEOIP_RECORD_CACHE];
 };
 
 void mm_geoip_init(struct mm_geoip *g);
@@ -54,7 +61,7 @@ int mm_geoip_refresh(struct mm_geoip *g, const char *path, const struct mm_logge
 /* The ISO code for ip ("DE"), or "unknown": not in the database, no country
  * in its record, or a code that is not 2-3 letters/digits. out must hold
  * at least 8 bytes. Needs a successful refresh. */
-const char *mm_geoip_country(const struct mm_geoip *g, const struct mm_ip *ip, char *out,
+const char *mm_geoip_country(struct mm_geoip *g, const struct mm_ip *ip, char *out,
                              size_t out_len);
 
 #endif

@@ -317,7 +317,8 @@ static int scan(struct mm_discovery *d, DIR *proc, const struct mm_discovery_inp
         }
         d->matches[d->n_matches++] = (struct mm_disc_match){pid, st.ppid, st.starttime};
     }
-    qsort(d->matches, d->n_matches, sizeof(*d->matches), cmp_match_pid);
+    if (d->n_matches > 1) /* qsort with a NULL array is undefined even for 0 items */
+        qsort(d->matches, d->n_matches, sizeof(*d->matches), cmp_match_pid);
     int chosen = 0, first_other = 0, by_port = 0;
     size_t top = 0;
     for (size_t i = 0; i < d->n_matches; i++) {

@@ -28,6 +28,7 @@ int mm_dw_init(struct mm_dw *w)
         return -1;
     }
     mm_hash_seed(w->seed);
+    w->version = 1;
     return 0;
 }
 
@@ -46,6 +47,7 @@ void mm_dw_reset(struct mm_dw *w)
     w->n_samples = 0;
     w->level = 0;
     w->last_minute = 0;
+    w->version++;
 }
 
 uint64_t mm_dw_hash(const struct mm_dw *w, const struct mm_ip *ip)
@@ -228,6 +230,7 @@ void mm_dw_add(struct mm_dw *w, uint64_t hash, uint32_t minute, uint32_t country
     if (minute < w->last_minute) /* callers pass mm_dw_now(); keep time monotonic anyway */
         minute = w->last_minute;
     w->last_minute = minute;
+    w->version++;
     if (!hash)
         hash = 1;
     hll_add(w, hash, minute);
@@ -407,6 +410,7 @@ int mm_dw_load(struct mm_dw *w, const unsigned char *buf, size_t len, char *err,
     w->seed[0] = seed0;
     w->seed[1] = seed1;
     w->last_minute = last;
+    w->version++;
     return 0;
 fail:
     free(reg);

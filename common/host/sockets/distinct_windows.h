@@ -48,6 +48,7 @@ struct mm_dw {
     unsigned level;       /* samples keep hashes whose top `level` bits are 0 */
     uint64_t seed[2];     /* keys the address hash; kept in the state file */
     uint32_t last_minute; /* the newest minute seen (0: none yet) */
+    uint64_t version;     /* changes with every add, load and reset (callers cache counts) */
 };
 
 /* 0, or -1 out of memory. The seed is random. */

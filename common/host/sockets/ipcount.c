@@ -1,13 +1,20 @@
-/* ipcount.c — connections per remote IP (see ipcount.h). Linear probing at
- * a load factor of at most 1/2 (3/4 once the bound is reached). */
+/* ipcount.c — connections per remote IP, kept across gathers (see ipcount.h).
+ * Linear probing from the hash scaled to the table size (so slot order is
+ * hash order and a rebuild writes the new table front to back), at a load
+ * of at most 0.85. */
 #include "host/sockets/ipcount.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/big_array.h"
 #include "core/hash.h"
 
 #define MIN_CAP 1024u
+#define MARK_FIRST 2u
+#define MARK_LAST 15u
+#define KEPT 1u
+#define RELEASE_EVERY (64u * 1024u) /* bytes of old table given back at a time */
 
 static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
 {
@@ -17,9 +24,20 @@ static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
     return mm_hash_mix(lo ^ m->seed[0]) ^ mm_hash_mix(hi ^ m->seed[1]);
 }
 
-static size_t slot_of(const struct mm_ipcount *m, const struct mm_ip *ip)
+static size_t home(uint64_t hash, size_t cap)
 {
-    return (size_t)hash_of(m, ip) & (m->cap - 1);
+    return (size_t)(((unsigned __int128)hash * cap) >> 64);
+}
+
+/* room for n addresses at a load of about 0.78: the map is most of a
+ * gather's memory at 100k addresses, and in a steady state nearly every
+ * lookup finds its address within a few slots */
+static size_t cap_for(const struct mm_ipcount *m, size_t n)
+{
+    size_t c = n + n / 4 + n / 32;
+    if (c < MIN_CAP)
+        c = MIN_CAP;
+    return c > m->max_cap ? m->max_cap : c;
 }
 
 int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
@@ -27,97 +45,132 @@ int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
     memset(m, 0, sizeof(*m));
     if (max_entries == 0)
         max_entries = MM_IPCOUNT_DEFAULT_MAX;
-    m->max_cap = mm_pow2_at_least(max_entries + max_entries / 3 + 1, MIN_CAP);
+    m->max_cap = max_entries + max_entries / 3 + 2;
+    if (m->max_cap < MIN_CAP)
+        m->max_cap = MIN_CAP;
     m->cap = MIN_CAP;
-    m->slots = calloc(m->cap, sizeof(*m->slots));
+    m->slots = mm_big_alloc(m->cap, sizeof(*m->slots));
     if (!m->slots)
         return -1;
-    m->gen = 1;
+    m->gen = MARK_FIRST;
+    m->prev_gen = KEPT; /* nothing was counted before */
     mm_hash_seed(m->seed);
     return 0;
 }
 
 void mm_ipcount_free(struct mm_ipcount *m)
 {
-    free(m->slots);
+    mm_big_free(m->slots, m->cap, sizeof(*m->slots));
     m->slots = NULL;
-    m->cap = m->used = 0;
+    m->cap = m->used = m->occupied = 0;
 }
 
-/* Moves the live entries into a fresh array of new_cap slots. */
-static int rehash(struct mm_ipcount *m, size_t new_cap)
+/* Moves the addresses of this gather (and, with keep_prev, of the previous
+ * one) into a table of new_cap slots. The old table is walked in order and
+ * its pages given back as they drain. */
+static int rebuild(struct mm_ipcount *m, size_t new_cap, int keep_prev)
 {
-    struct mm_ipcount_slot *old = m->slots, *slots = calloc(new_cap, sizeof(*slots));
-    size_t old_cap = m->cap;
-    uint32_t old_gen = m->gen;
+    struct mm_ipcount_slot *old = m->slots, *slots = mm_big_alloc(new_cap, sizeof(*slots));
     if (!slots)
         return -1;
+    size_t occupied = 0, released = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        const struct mm_ipcount_slot *s = &old[i];
+        if (s->gen == m->gen || (keep_prev && s->gen == m->prev_gen && s->gen != KEPT)) {
+            size_t j = home(hash_of(m, &s->ip), new_cap);
+            while (slots[j].gen != 0)
+                j = j + 1 == new_cap ? 0 : j + 1;
+            slots[j] = *s;
+            occupied++;
+        }
+        size_t done = (i + 1) * sizeof(*old);
+        if (done - released >= RELEASE_EVERY) {
+            mm_big_release(old, released, done);
+            released = done;
+        }
+    }
+    mm_big_free(old, m->cap, sizeof(*old));
     m->slots = slots;
     m->cap = new_cap;
-    m->gen = 1;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].gen != old_gen)
-            continue;
-        size_t j = slot_of(m, &old[i].ip);
-        while (slots[j].gen == 1)
-            j = (j + 1) & (new_cap - 1);
-        slots[j] = old[i];
-        slots[j].gen = 1;
-    }
-    free(old);
+    m->occupied = occupied;
     return 0;
 }
 
 void mm_ipcount_clear(struct mm_ipcount *m)
 {
-    size_t want = mm_pow2_at_least(m->used * 4, MIN_CAP);
-    /* Give memory back after a spike: only when it is 8x too big. */
-    if (m->cap >= 8 * want && m->cap > MIN_CAP) {
-        struct mm_ipcount_slot *slots = calloc(want, sizeof(*slots));
-        if (slots) {
-            free(m->slots);
-            m->slots = slots;
-            m->cap = want;
-            m->gen = 0; /* bumped to 1 below */
-        }
-    }
+    m->last_used = m->used;
     m->used = 0;
     m->overflow = 0;
     m->queue_len = 0;
-    if (++m->gen == 0) { /* wrapped: every old stamp could look live */
-        memset(m->slots, 0, m->cap * sizeof(*m->slots));
-        m->gen = 1;
+    if (!m->slots)
+        return;
+    m->prev_gen = m->gen;
+    if (++m->gen > MARK_LAST) {
+        /* marks run out: the previous gather's become MARK_FIRST, older ones KEPT */
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].gen)
+                m->slots[i].gen = m->slots[i].gen == m->prev_gen ? MARK_FIRST : KEPT;
+        m->prev_gen = MARK_FIRST;
+        m->gen = MARK_FIRST + 1;
     }
+    /* sized for the previous gather: shrink after a spike, and drop the
+     * addresses kept from older gathers once they crowd the table */
+    size_t want = cap_for(m, m->last_used);
+    if ((m->cap > MIN_CAP && m->cap >= 4 * want) ||
+        m->occupied > m->last_used + m->last_used / 2 + MIN_CAP / 2)
+        rebuild(m, want, 1);
+}
+
+void mm_ipcount_reserve(struct mm_ipcount *m, size_t n)
+{
+    size_t want = cap_for(m, n);
+    if (m->slots && want > m->cap)
+        rebuild(m, want, 1);
 }
 
 static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t hash)
 {
     if (!m->slots)
         return -1;
-    size_t mask = m->cap - 1, i = (size_t)hash & mask;
-    for (;; i = (i + 1) & mask) {
+    size_t i = home(hash, m->cap);
+    for (;; i = i + 1 == m->cap ? 0 : i + 1) {
         struct mm_ipcount_slot *s = &m->slots[i];
-        if (s->gen != m->gen)
+        if (s->gen == 0)
             break;
         if (memcmp(s->ip.b, ip->b, 16) == 0) {
-            s->count++;
+            if (s->gen == m->gen) {
+                if (s->count < MM_IPCOUNT_COUNT_MAX)
+                    s->count++;
+            } else {
+                s->fresh = s->gen != m->prev_gen;
+                s->gen = m->gen;
+                s->count = 1;
+                m->used++;
+            }
             return 0;
         }
     }
     /* A new address. */
-    if ((m->used + 1) * 2 > m->cap) {
-        if (m->cap < m->max_cap && rehash(m, m->cap * 2) == 0)
+    if ((m->occupied + 1) * 20 > m->cap * 17) {
+        size_t grown = m->cap + m->cap / 2;
+        if (grown > m->max_cap)
+            grown = m->max_cap;
+        /* grow, or at the bound make room by dropping the kept addresses */
+        int keep = grown > m->cap;
+        if ((grown > m->cap || m->occupied > m->used) && rebuild(m, grown, keep) == 0 &&
+            (m->occupied + 1) * 20 <= m->cap * 17)
             return add_hashed(m, ip, hash);
-        if ((m->used + 1) * 4 > m->cap * 3) {
-            m->overflow = 1;
-            return -1;
-        }
+        m->overflow = 1;
+        return -1;
     }
     struct mm_ipcount_slot *s = &m->slots[i];
     s->ip = *ip;
     s->count = 1;
     s->gen = m->gen;
+    s->fresh = 1;
+    s->cache = 0;
     m->used++;
+    m->occupied++;
     return 0;
 }
 
@@ -142,7 +195,10 @@ void mm_ipcount_push(struct mm_ipcount *m, const struct mm_ip *ip)
     m->queue_hash[t] = hash;
     m->queue_len++;
 #if defined(__GNUC__)
-    __builtin_prefetch(&m->slots[(size_t)hash & (m->cap - 1)], 1);
+    /* the slot and the next line: 20-byte slots straddle lines, probes run on */
+    const char *at = (const char *)&m->slots[home(hash, m->cap)];
+    __builtin_prefetch(at, 1);
+    __builtin_prefetch(at + 64, 1);
 #endif
 }
 
@@ -156,7 +212,7 @@ void mm_ipcount_flush(struct mm_ipcount *m)
     }
 }
 
-const struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos)
+struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos)
 {
     for (size_t i = *pos; i < m->cap; i++) {
         if (m->slots[i].gen == m->gen) {
@@ -166,4 +222,10 @@ const struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t
     }
     *pos = m->cap;
     return NULL;
+}
+
+void mm_ipcount_forget_cache(struct mm_ipcount *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        m->slots[i].cache = 0;
 }

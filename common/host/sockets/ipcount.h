@@ -1,12 +1,20 @@
-/* ipcount.h — connections per remote IP: an open-addressing hash map.
+/* ipcount.h — connections per remote IP: an open-addressing hash map kept
+ * from one gather to the next.
  *
- * Kept in the per-instance state and reused between gathers: clearing is a
- * generation bump, not a free/malloc, so 100k sockets cost no allocator
- * churn. It grows by doubling up to a hard cap (bounded memory) and shrinks
- * again when a gather needed far less. The hash is seeded per map at random,
- * because clients choose their addresses. Adds can be queued: the slot of a
- * queued address is prefetched and written a few adds later, which hides the
- * cache miss of a map larger than the CPU cache (100k sockets, 25k IPs). */
+ * An address stays in the map after its last connection closed (until the
+ * map is rebuilt), so per-address work — a country lookup, a sketch insert —
+ * is done once while the address keeps coming back, not once per gather:
+ * each slot says whether the address is fresh (not counted by the previous
+ * gather) and holds a small cache value for the caller. Starting a gather
+ * is a generation bump, not a free/malloc. The table is sized from the
+ * previous gather (or mm_ipcount_reserve), grows by half when 85% full, is
+ * bounded, and is rebuilt by walking the old table in order while the new
+ * one fills in order (positions are the hash scaled to the table size), the
+ * old pages given back as they drain: never two full tables at once. The
+ * hash is seeded per map at random, because clients choose their addresses.
+ * Adds can be queued: the slot of a queued address is prefetched and written
+ * a few adds later, which hides the cache miss of a map larger than the CPU
+ * cache (100k sockets, 25k IPs). */
 #ifndef MM_IPCOUNT_H
 #define MM_IPCOUNT_H
 
@@ -15,25 +23,31 @@
 
 #include "host/sockets/netmask.h"
 
-/* Default bound: one million distinct addresses per side (48 MiB of slots). */
+/* Default bound: one million distinct addresses per side (25 MB of slots). */
 #define MM_IPCOUNT_DEFAULT_MAX (1u << 20)
+#define MM_IPCOUNT_COUNT_MAX ((1u << 18) - 1) /* connections per address saturate here */
+#define MM_IPCOUNT_CACHE_MAX ((1u << 9) - 1)  /* cache values 1..511 (0: none) */
 
 struct mm_ipcount_slot {
     struct mm_ip ip;
-    uint32_t count;
-    uint32_t gen; /* live when equal to the map's gen */
+    uint32_t count : 18; /* live connections counted in this gather */
+    uint32_t gen : 4;    /* 0 empty, 1 kept from an earlier gather, 2..15 the gather that counted it */
+    uint32_t fresh : 1;  /* not counted by the previous gather (new, or back after a gap) */
+    uint32_t cache : 9;  /* the caller's value for this address (0: none yet) */
 };
 
 #define MM_IPCOUNT_QUEUE 16 /* a power of two */
 
 struct mm_ipcount {
     struct mm_ipcount_slot *slots;
-    size_t cap;      /* a power of two */
-    size_t used;     /* live slots in this generation */
-    size_t max_cap;  /* from the bound given at init */
-    uint32_t gen;
+    size_t cap;       /* any size: positions are the hash scaled to cap */
+    size_t used;      /* addresses counted in this gather */
+    size_t occupied;  /* slots in use, kept addresses included */
+    size_t last_used; /* addresses counted by the previous gather */
+    size_t max_cap;   /* from the bound given at init */
+    unsigned gen, prev_gen;
     uint64_t seed[2];
-    int overflow;    /* an address was dropped: the map hit its bound */
+    int overflow;     /* an address was dropped: the map hit its bound */
     /* queued adds (mm_ipcount_push) */
     struct mm_ip queue[MM_IPCOUNT_QUEUE];
     uint64_t queue_hash[MM_IPCOUNT_QUEUE];
@@ -42,9 +56,11 @@ struct mm_ipcount {
 
 int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries);
 void mm_ipcount_free(struct mm_ipcount *m);
-/* Empties the map for the next gather (and gives memory back when the last
- * gather used a small part of it). */
+/* Starts the next gather: every address counts 0 again (kept ones stay as
+ * cache); sizes the table for the previous gather's count. */
 void mm_ipcount_clear(struct mm_ipcount *m);
+/* Makes room for n addresses now (a count remembered from an earlier run). */
+void mm_ipcount_reserve(struct mm_ipcount *m, size_t n);
 /* Counts one connection for ip. 0, or -1 when the address could not be
  * added (bound reached or out of memory; m->overflow is set). */
 int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip);
@@ -52,7 +68,11 @@ int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip);
  * which must run before reading the map. */
 void mm_ipcount_push(struct mm_ipcount *m, const struct mm_ip *ip);
 void mm_ipcount_flush(struct mm_ipcount *m);
-/* Iteration: for (size_t i = 0; (s = mm_ipcount_next(m, &i));) ... */
-const struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos);
+/* The addresses counted in this gather:
+ *   for (size_t i = 0; (s = mm_ipcount_next(m, &i));) ...
+ * s->cache may be written. */
+struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos);
+/* Sets every cache value back to 0 (what they stand for changed). */
+void mm_ipcount_forget_cache(struct mm_ipcount *m);
 
 #endif

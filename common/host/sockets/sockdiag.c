@@ -195,6 +195,7 @@ static int parse_diag_msg(const unsigned char *p, size_t len, struct mm_sock *s)
     s->sport = ntohs(m.id.idiag_sport);
     s->dport = ntohs(m.id.idiag_dport);
     s->inode = m.idiag_inode;
+    s->cookie = (uint64_t)m.id.idiag_cookie[1] << 32 | m.id.idiag_cookie[0];
     if (m.idiag_family == AF_INET) {
         mm_ip_from_v4(&s->src, m.id.idiag_src[0]);
         mm_ip_from_v4(&s->dst, m.id.idiag_dst[0]);

@@ -43,6 +43,7 @@ struct mm_sock {
     struct mm_ip src, dst; /* IPv4 in mapped form (netmask.h) */
     uint16_t sport, dport; /* host byte order */
     uint32_t inode;        /* 0 for TIME_WAIT and SYN_RECV mini sockets */
+    uint64_t cookie;       /* the kernel's socket cookie (netlink only; 0 from /proc) */
     int has_info;          /* the byte counters below are valid */
     uint64_t bytes_received, bytes_acked; /* tcp_info */
 };

@@ -131,7 +131,7 @@ void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
                             mm_peer_fn fn, void *ctx)
 {
     struct mm_side_stats *s = &st->side[side];
-    const struct mm_ipcount_slot *slot;
+    struct mm_ipcount_slot *slot;
     s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
     mm_ipcount_flush(&s->peers);
     for (size_t pos = 0; (slot = mm_ipcount_next(&s->peers, &pos));) {
@@ -144,6 +144,6 @@ void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
         if (slot->count > ips_over)
             s->ips_over++;
         if (fn)
-            fn(ctx, &slot->ip, slot->count);
+            fn(ctx, slot);
     }
 }

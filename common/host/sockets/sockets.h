@@ -22,9 +22,11 @@
 #include <stdint.h>
 
 #include "host/geo/countries.h"
+#include "host/geo/country_cache.h"
 #include "host/geo/geoip.h"
 #include "core/log.h"
 #include "core/metric.h"
+#include "host/sockets/clients.h"
 #include "host/sockets/netmask.h"
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/socket_stats.h"
@@ -37,8 +39,11 @@
 #define MM_SOCKETS_DEFAULT_MAX_COUNTRIES 50
 
 struct mm_sockets_config {
-    int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* none: the proxy's listening ports */
+    int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* any local address; with no
+                                                      port nor endpoint: the proxy's listeners */
     size_t n_client_ports;
+    struct mm_endpoint client_eps[MM_SOCKETS_MAX_CLIENT_PORTS]; /* an address and port */
+    size_t n_client_eps;
     /* Upstream: connections to these networks (none configured: Telegram's
      * published ones, mm_telegram_networks), optionally only to these remote
      * ports; upstream_off (UpstreamPort 0) turns the side off. */
@@ -53,6 +58,7 @@ struct mm_sockets_config {
     size_t n_ignore;
     char *geoip_path;      /* NULL: probe the usual paths */
     int max_countries;     /* 50; 0 turns per-country metrics (and GeoIP) off */
+    char *state_file;      /* windows and churn across restarts; NULL: memory only */
 };
 
 void mm_sockets_config_init(struct mm_sockets_config *cfg);
@@ -62,6 +68,9 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg);
  * the plain numbers, stored as they are). Each returns 0, or -1 with a
  * message in err that names the bad value (the front adds the option name). */
 int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, char *err, size_t err_len);
+/* "127.0.0.1:443", "[2001:db8::1]:443"; 0.0.0.0 or [::] mean any address. */
+int mm_sockets_config_add_client_endpoint(struct mm_sockets_config *cfg, const char *text, char *err,
+                                          size_t err_len);
 int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
                                  size_t err_len);
 int mm_sockets_config_add_upstream_net(struct mm_sockets_config *cfg, const char *cidr, char *err,
@@ -83,6 +92,9 @@ struct mm_sockets_state {
     struct mm_socket_stats stats;
     struct mm_geoip geoip;
     struct mm_countries countries;
+    struct mm_clients clients; /* windows, churn, state file (clients.h) */
+    struct mm_country_cache country_ids; /* countries of the map's addresses */
+    int sized; /* the client map was sized from the state file */
     /* client endpoints found from the PIDs, cached per PID set */
     uint64_t pids_key;
     struct mm_endpoint found[MM_SOCKETS_MAX_CLIENT_PORTS];
@@ -97,6 +109,11 @@ struct mm_sockets_state {
 };
 
 int mm_sockets_state_init(struct mm_sockets_state *st);
+/* The state file of the client windows (cfg->state_file) and its owner, the
+ * instance's name; without this call they are kept in memory. */
+void mm_sockets_state_use_file(struct mm_sockets_state *st, const char *path, const char *owner,
+                               const struct mm_logger *log);
+/* Writes the state file a last time. */
 void mm_sockets_state_free(struct mm_sockets_state *st);
 
 /* What the gather is told about the proxy (all optional). */
