@@ -132,7 +132,7 @@ class Stats:
         self.static = static
         self.lock = threading.Lock()
         self.lines = []   # [key, value] pairs, bytes; order kept
-        # static: served byte-exact, never split (a generated 64 MiB body starts at once)
+        # static: served byte-exact, never split (a generated 16 MiB body starts at once)
         for line in ([] if static else data.split(b'\n')):
             if not line:
                 continue

@@ -234,7 +234,7 @@ class CollectdConfigErrors(unittest.TestCase):
 
     def test_out_of_range(self):
         self.refused('<Instance "x">\n  MaxBodySize 10\n</Instance>', 'option "MaxBodySize"',
-                     '10 is out of range 1024..67108864')
+                     '10 is out of range 1024..16777216')
 
     def test_wrong_type_for_every_option_in_the_table(self):
         # Every row of the core option table (shared with mtproxy-telegraf), one wrong value per type.
