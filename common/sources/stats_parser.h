@@ -24,6 +24,11 @@
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
                    struct mm_parse_result *result);
 
+/* The facts every /stats-format page gives (pid, start_time, config_md5,
+ * version), from a snapshot this parser filled; absent keys leave them as
+ * they were. */
+void mm_stats_facts(const struct mm_snapshot *snap, struct mm_source_facts *facts);
+
 /* The metric name of a page key: the key itself, but "PID" is process_id
  * (beside "pid", two fields differing only in case confuse every query). */
 const char *mm_stats_metric_name(const char *key);

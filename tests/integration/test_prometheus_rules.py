@@ -23,12 +23,14 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 from harness import ROOT_DIR, Collectd, PortInUse, StatsServer, retry_on_port_clash, wait_until  # noqa: E402
 
 RULES = os.path.join(ROOT_DIR, 'packaging', 'prometheus', 'mtproxy-rules.yml')
+PROM_DASH = os.path.join(ROOT_DIR, 'packaging', 'grafana', 'mtproxy-prometheus.json')
 PROMTOOL = shutil.which('promtool') or '/usr/bin/promtool'
 PROMETHEUS = shutil.which('prometheus') or '/usr/bin/prometheus'
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)(?: (\d+))?$')
@@ -367,6 +369,7 @@ class RealPrometheus(unittest.TestCase):
                         return len([x for x in r if x['value'][1] == '1']) == 2
                     self.assertTrue(wait_until(both_up, 30, 0.5), prom.log_text())
                     self.assertEqual(prom.alerts(), [])
+                    self.dashboard_queries(prom)
                     sb.set_mode('refuse')           # B's proxy goes down
 
                     def down_b():
@@ -393,6 +396,27 @@ class RealPrometheus(unittest.TestCase):
                     for r in rules:
                         self.assertEqual(r['health'], 'ok', r)
                     self.assertTrue(a.alive())
+
+    def dashboard_queries(self, prom):
+        """Every PromQL expression of the Prometheus dashboard, with Grafana's variables filled in as
+        Grafana would for "All", is accepted by the real Prometheus; the plain selectors of the page and the
+        summary family return both hosts (process, socket, country and per-secret panels need data this
+        run does not have; test_dashboards matches their selectors against a run that has it)."""
+        with open(PROM_DASH) as f:
+            dash = json.load(f)
+        checked = 0
+        for p in dash['panels']:
+            for t in p['targets']:
+                expr = (t['expr'].replace('$host', '.*').replace('$instance', '.*')
+                        .replace('$__rate_interval', '1m').replace('$__range', '5m'))
+                res = prom.api('query?query=' + urllib.parse.quote(expr))
+                self.assertEqual(res['resultType'], 'vector', (p['title'], expr))
+                # the page's and the summary's series (no process or sockets in this run)
+                if expr.startswith('collectd_') and re.search(r'type="(up|summary-[a-z_]+|stats-[a-z_]+)"', expr):
+                    hosts = {x['metric'].get('exported_instance') for x in res['result']}
+                    self.assertEqual(hosts, {'proxy-a', 'proxy-b'}, (p['title'], expr, res))
+                checked += 1
+        self.assertGreater(checked, 15)
 
     def test_central_collectd_two_hosts_in_a_real_prometheus(self):
         """proxy-a and proxy-b send with collectd's network plugin to one central collectd that exports
