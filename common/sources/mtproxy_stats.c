@@ -38,26 +38,13 @@ static int init(void **state, const struct mm_source_config *cfg, char *err, siz
     return 0;
 }
 
-static void copy_text(char *dst, size_t len, const struct mm_metric *m)
-{
-    if (m && m->type == MM_STRING)
-        snprintf(dst, len, "%s", m->value.s);
-}
-
 static int parse(void *state, const char *body, size_t len, struct mm_snapshot *snap,
                  struct mm_source_facts *facts, struct mm_parse_result *res)
 {
     (void)state;
     if (mm_stats_parse(body, len, snap, res) != 0)
         return -1;
-    const struct mm_metric *m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "pid");
-    if (m && m->type == MM_INT)
-        facts->pid = m->value.i;
-    m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "start_time");
-    if (m && m->type == MM_INT)
-        facts->start_time = m->value.i;
-    copy_text(facts->config_id, sizeof(facts->config_id), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "config_md5"));
-    copy_text(facts->version, sizeof(facts->version), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "version"));
+    mm_stats_page_facts(snap, facts);
     snprintf(facts->implementation, sizeof(facts->implementation), "mtproxy");
     struct mm_summary_result sres;
     mm_summary_fill(snap, mm_impl_mtproxy_stats.rules, mm_impl_mtproxy_stats.n_rules, NULL, &sres);

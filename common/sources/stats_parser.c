@@ -343,3 +343,21 @@ int mm_stats_parse_hooked(const char *body, size_t len, struct mm_snapshot *snap
     }
     return 0;
 }
+
+static void copy_text(char *dst, size_t len, const struct mm_metric *m)
+{
+    if (m && m->type == MM_STRING)
+        snprintf(dst, len, "%s", m->value.s);
+}
+
+void mm_stats_page_facts(const struct mm_snapshot *snap, struct mm_source_facts *facts)
+{
+    const struct mm_metric *m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "pid");
+    if (m && m->type == MM_INT)
+        facts->pid = m->value.i;
+    m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "start_time");
+    if (m && m->type == MM_INT)
+        facts->start_time = m->value.i;
+    copy_text(facts->config_id, sizeof(facts->config_id), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "config_md5"));
+    copy_text(facts->version, sizeof(facts->version), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "version"));
+}

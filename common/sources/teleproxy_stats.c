@@ -190,12 +190,6 @@ static int key_hook(void *ctx, const char *key, const char *value)
     return 0;
 }
 
-static void copy_text(char *dst, size_t len, const struct mm_metric *m)
-{
-    if (m && m->type == MM_STRING)
-        snprintf(dst, len, "%s", m->value.s);
-}
-
 static int parse(void *state, const char *body, size_t len, struct mm_snapshot *snap,
                  struct mm_source_facts *facts, struct mm_parse_result *res)
 {
@@ -220,14 +214,7 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
     mm_summary_fill(snap, mm_impl_teleproxy_stats.rules, mm_impl_teleproxy_stats.n_rules, "secret", &sres);
     res->metrics += sres.fields;
 
-    const struct mm_metric *m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "pid");
-    if (m && m->type == MM_INT)
-        facts->pid = m->value.i;
-    m = mm_snapshot_find(snap, MM_ORIGIN_PAGE, "start_time");
-    if (m && m->type == MM_INT)
-        facts->start_time = m->value.i;
-    copy_text(facts->config_id, sizeof(facts->config_id), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "config_md5"));
-    copy_text(facts->version, sizeof(facts->version), mm_snapshot_find(snap, MM_ORIGIN_PAGE, "version"));
+    mm_stats_page_facts(snap, facts);
     snprintf(facts->implementation, sizeof(facts->implementation), "%s", mm_impl_teleproxy_stats.name);
     return 0;
 }

@@ -317,7 +317,7 @@ class DebNewcomerPath(unittest.TestCase):
                 self.assertTrue(ok, 'no mtproxy up=1 from the system collectd; scrape:\n%s\nlog:\n%s'
                                 % (got.get('text', '')[-1500:], self._log()))
                 conns = _prom_value(got['text'], 'collectd_mtproxy_gauge',
-                                    {'mtproxy': 'main', 'type': 'total_special_connections'})
+                                    {'mtproxy': 'main', 'type': 'stats-total_special_connections'})
                 self.assertIsNotNone(conns, got['text'][-1500:])
                 # Debian's collectd.conf also writes RRDs: the plugin's values are there too
                 self.assertTrue(wait_until(lambda: glob.glob('/var/lib/collectd/rrd/*/mtproxy-main/gauge-up.rrd'),
