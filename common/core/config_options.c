@@ -121,6 +121,15 @@ NUMBER_SETTER(set_ips_over, sockets.ips_over, int)
 NUMBER_SETTER(set_max_countries, sockets.max_countries, int)
 NUMBER_SETTER(set_max_secrets, max_secrets, unsigned)
 
+static int set_client_endpoint(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
+                               size_t n)
+{
+    const char *text;
+    if (value_text(v, &text, err, n) != 0)
+        return -1;
+    return mm_sockets_config_add_client_endpoint(&c->sockets, text, err, n);
+}
+
 static int set_upstream_port(struct mm_instance_config *c, const struct mm_option_value *v, char *err,
                              size_t n)
 {
@@ -285,9 +294,10 @@ static const struct mm_option options[] = {
       3600, set_timeout },
     { "ConnectTimeout", "connect-timeout", MM_OPT_DURATION, false, "the timeout", "TCP and TLS connect", 0.001,
       3600, set_connect_timeout },
-    /* At most 64 MiB: the parse is linear, and the largest body parses in well under 1 s (docs/faults.md). */
+    /* At most 16 MiB: every page parser is linear, and the largest body parses in under 1 s even on a
+     * loaded host (docs/faults.md); the official page is 6 KB. */
     { "MaxBodySize", "max-body-size", MM_OPT_INT, false, "1048576", "bytes; a larger stats page is refused",
-      1024, 64L * 1024 * 1024, set_max_body },
+      1024, 16L * 1024 * 1024, set_max_body },
     { "FollowRedirects", "follow-redirects", MM_OPT_BOOL, false, "false", "follow HTTP redirects (http/https)",
       0, 0, set_follow_redirects },
     { "VerifyPeer", "verify-peer", MM_OPT_BOOL, false, "true", "verify the TLS certificate", 0, 0,
@@ -316,6 +326,9 @@ static const struct mm_option options[] = {
       "report client and upstream connections from the kernel's socket table", 0, 0, set_collect_sockets },
     { "ClientPort", "client-port", MM_OPT_INT, true, "the ports the proxy listens on",
       "a port clients connect to", 1, 65535, set_client_port },
+    { "ClientEndpoint", "client-endpoint", MM_OPT_STRING, true, "the proxy's listeners",
+      "a local ADDRESS:PORT clients connect to (127.0.0.1:443, [::1]:443); another service on the same port "
+      "and another address is then not counted", 0, 0, set_client_endpoint },
     { "UpstreamNetwork", "upstream-network", MM_OPT_STRING, true, "Telegram's published networks",
       "a network (CIDR, IPv4 or IPv6) whose connections are upstream; replaces the built-in list", 0, 0,
       set_upstream_network },

@@ -115,14 +115,6 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
         snprintf(err, err_len, "ConnectTimeout (--connect-timeout): must not be above the timeout");
         return -1;
     }
-    if (cfg->source && strcmp(cfg->source, "auto") != 0 && !mm_source_by_name(cfg->source)) {
-        size_t len = (size_t)snprintf(err, err_len, "Source (--source): unknown page format '%s' (auto", cfg->source);
-        for (size_t i = 0; i < mm_source_count() && len < err_len; i++)
-            len += (size_t)snprintf(err + len, err_len - len, ", %s", mm_source_at(i)->name);
-        if (len < err_len)
-            snprintf(err + len, err_len - len, ")");
-        return -1;
-    }
     if (cfg->password && !cfg->user) {
         snprintf(err, err_len, "Password (--password): given without User (--user)");
         return -1;
@@ -164,8 +156,10 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     mm_events_state_init(&inst->events_state);
     if (inst->cfg.source && strcmp(inst->cfg.source, "auto") != 0) {
         inst->source = mm_source_by_name(inst->cfg.source);
-        if (!inst->source)
-            return -1; /* mm_instance_config_check names it */
+        if (!inst->source) { /* the option table refuses it when set */
+            mm_log(&inst->log, MM_LOG_ERROR, "unknown page format '%s'", inst->cfg.source);
+            return -1;
+        }
         inst->source_fixed = true;
     }
     inst->stats_port = mm_http_url_port(inst->cfg.url);

@@ -1,6 +1,7 @@
 /* check_output.c — the health check status line (check_output.h). The metric
- * names judged here are the official /stats keys and the process metrics;
- * the fronts only pass flags in and the status out. */
+ * names judged here are the summary family's (clients, upstream_ready), the
+ * official page's keys where the summary lacks them (the client limit), and
+ * the process metrics; the fronts only pass flags in and the status out. */
 #include "outputs/check_output.h"
 
 #include <math.h>
@@ -61,21 +62,24 @@ static void put(struct sbuf *b, const char *fmt, ...)
         b->pos = b->len - 1;
 }
 
+/* The metric of the family with label key = want, or (want NULL) the first
+ * one without that label (the whole proxy, not one role or one secret). */
 static const struct mm_metric *find(const struct mm_snapshot *snap, enum mm_origin origin, const char *name,
-                                    const char *role)
+                                    const char *key, const char *want)
 {
-    if (role)
-        return mm_snapshot_find_labeled(snap, origin, name, "role", role);
+    if (want)
+        return mm_snapshot_find_labeled(snap, origin, name, key, want);
     for (const struct mm_metric *m = mm_snapshot_find(snap, origin, name); m; m = mm_snapshot_next_of_family(snap, m))
-        if (!mm_metric_label(m, "role"))
+        if (!mm_metric_label(m, key))
             return m;
     return NULL;
 }
 
 /* A finite number of the snapshot, or NAN when absent. */
-static double value(const struct mm_snapshot *snap, enum mm_origin origin, const char *name, const char *role)
+static double value(const struct mm_snapshot *snap, enum mm_origin origin, const char *name, const char *key,
+                    const char *want)
 {
-    const struct mm_metric *m = find(snap, origin, name, role);
+    const struct mm_metric *m = find(snap, origin, name, key, want);
     double v = m ? mm_metric_as_double(m) : NAN;
     return isfinite(v) ? v : NAN;
 }
@@ -116,7 +120,7 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
     text[0] = perf[0] = '\0';
     enum mm_check_status st = MM_CHECK_OK;
 
-    double up = value(snap, MM_ORIGIN_HEALTH, "up", NULL);
+    double up = value(snap, MM_ORIGIN_HEALTH, "up", "role", NULL);
     if (isnan(up)) {
         st = MM_CHECK_UNKNOWN;
         put(&t, "no gather result");
@@ -135,7 +139,11 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
     }
 
     if (up >= 1) {
-        double ready = value(snap, MM_ORIGIN_PAGE, "total_ready_targets", NULL);
+        /* the summary family first (every implementation that has the concept),
+         * the official page's keys where it is not filled */
+        double ready = value(snap, MM_ORIGIN_SUMMARY, "upstream_ready", "secret", NULL);
+        if (isnan(ready))
+            ready = value(snap, MM_ORIGIN_PAGE, "total_ready_targets", "role", NULL);
         if (!isnan(ready)) {
             if (ready < 1) {
                 st = worse(st, MM_CHECK_CRITICAL);
@@ -145,8 +153,11 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
             }
             put(&p, " ready_targets=%.0f;;1:;0", ready);
         }
-        double clients = value(snap, MM_ORIGIN_PAGE, "total_special_connections", NULL);
-        double limit = value(snap, MM_ORIGIN_PAGE, "total_max_special_connections", NULL);
+        double clients = value(snap, MM_ORIGIN_SUMMARY, "clients", "secret", NULL);
+        if (isnan(clients))
+            clients = value(snap, MM_ORIGIN_PAGE, "total_special_connections", "role", NULL);
+        /* the client limit: only the official page has it */
+        double limit = value(snap, MM_ORIGIN_PAGE, "total_max_special_connections", "role", NULL);
         if (!isnan(clients)) {
             if (!isnan(limit) && limit > 0) {
                 double pct = 100.0 * clients / limit;
@@ -165,7 +176,7 @@ enum mm_check_status mm_check_format(char *buf, size_t len, const struct mm_snap
 
     /* descriptors are judged whether or not the page answers: a proxy out of
      * descriptors may be exactly why it does not */
-    double fd = value(snap, MM_ORIGIN_PROCESS, "fd_usage_percent", "all");
+    double fd = value(snap, MM_ORIGIN_PROCESS, "fd_usage_percent", "role", "all");
     if (!isnan(fd)) {
         enum mm_check_status s = judge(fd, l->fd_warn, l->fd_crit);
         st = worse(st, s);

@@ -200,7 +200,7 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
      * answering process's (the master's under -M N, which serves no client):
      * whole-proxy figures come from the processes, the page's are labelled. */
     const struct mm_metric *workers = proc(snap, "processes", "workers");
-    const char *scope = workers && num(workers) > 0 ? " (master only)" : "";
+    const char *scope = workers && num(workers) > 0 ? "master only: " : "";
     const struct mm_metric *prd = proc(snap, "read_bytes", "all"), *pwr = proc(snap, "write_bytes", "all");
     if (prd && pwr) {
         bytes_text(a, sizeof(a), num(prd));
@@ -212,7 +212,7 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
         bytes_text(a, sizeof(a), num(rd));
         bytes_text(b, sizeof(b), num(wr));
         /* tcp_readv_bytes / tcp_writev_bytes of the stats page */
-        row(out, "page", "read %s, written %s%s", a, b, scope);
+        row(out, rx || tx || (prd && pwr) ? "" : "traffic", "%sread %s, written %s", scope, a, b);
     }
 
     /* cost on the host: the whole proxy (role all) when process metrics exist */
@@ -223,7 +223,7 @@ int mm_text_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char
     else if (cu || cs)
         row(out, "cpu", "%s %.2f s (all processes)", cu ? "user" : "system", num(cu ? cu : cs));
     if (load)
-        row(out, cu || cs ? "" : "cpu", "%.1f%% of one core (load_average_total)%s", num(load), scope);
+        row(out, cu || cs ? "" : "cpu", "%s%.1f%% of one core (load_average_total)", scope, num(load));
     const struct mm_metric *rss = proc(snap, "memory_rss", "all");
     if (!rss)
         rss = stat(snap, "vmrss_bytes");

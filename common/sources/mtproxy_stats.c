@@ -44,7 +44,7 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
     (void)state;
     if (mm_stats_parse(body, len, snap, res) != 0)
         return -1;
-    mm_stats_page_facts(snap, facts);
+    mm_stats_facts(snap, facts);
     snprintf(facts->implementation, sizeof(facts->implementation), "mtproxy");
     struct mm_summary_result sres;
     mm_summary_fill(snap, mm_impl_mtproxy_stats.rules, mm_impl_mtproxy_stats.n_rules, NULL, &sres);

@@ -24,10 +24,10 @@
 int mm_stats_parse(const char *body, size_t len, struct mm_snapshot *snap,
                    struct mm_parse_result *result);
 
-/* The facts a /stats page states (official MTProxy and teleproxy alike): pid,
- * start_time, config_md5 as the configuration identity, version; read from
- * the page metrics just parsed into snap. The rest of facts is left as is. */
-void mm_stats_page_facts(const struct mm_snapshot *snap, struct mm_source_facts *facts);
+/* The facts every /stats-format page gives (pid, start_time, config_md5,
+ * version), from a snapshot this parser filled; absent keys leave them as
+ * they were. */
+void mm_stats_facts(const struct mm_snapshot *snap, struct mm_source_facts *facts);
 
 /* The metric name of a page key: the key itself, but "PID" is process_id
  * (beside "pid", two fields differing only in case confuse every query). */

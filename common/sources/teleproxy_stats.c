@@ -214,7 +214,7 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
     mm_summary_fill(snap, mm_impl_teleproxy_stats.rules, mm_impl_teleproxy_stats.n_rules, "secret", &sres);
     res->metrics += sres.fields;
 
-    mm_stats_page_facts(snap, facts);
+    mm_stats_facts(snap, facts);
     snprintf(facts->implementation, sizeof(facts->implementation), "%s", mm_impl_teleproxy_stats.name);
     return 0;
 }

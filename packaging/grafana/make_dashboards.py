@@ -28,6 +28,8 @@ def panel(title, unit, kind, w, h, influx, prom, description='', thresholds=None
 # host: collectd's Hostname, which Prometheus stores as exported_instance (its own instance label is
 # the scrape target; with honor_labels: true collectd's stays instance and $host does not apply)
 P_SEL = 'exported_instance=~"$host",mtproxy=~"$instance"'
+# the summary family's row of the whole proxy (per-secret rows carry a secret tag)
+WHOLE = '"secret" = \'\''
 
 panel('Proxy up', 'none', 'stat', 4, 4,
       [('mtproxy', 'last("up")', '', 'up')],
@@ -35,17 +37,17 @@ panel('Proxy up', 'none', 'stat', 4, 4,
       'up: 1 when the stats page was read this interval, 0 when the proxy is down',
       [(None, 'red'), (1, 'green')])
 panel('Client connections', 'none', 'stat', 4, 4,
-      [('mtproxy_stats', 'last("total_special_connections")', '', 'clients')],
-      [('collectd_mtproxy_gauge{%s,type="stats-total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
-      'total_special_connections: open client connections')
+      [('mtproxy_summary', 'last("clients")', WHOLE, 'clients')],
+      [('collectd_mtproxy_current_connections{%s,type="summary-clients"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
+      'clients (summary family): open client connections, for every implementation')
 panel('Distinct client IPs', 'none', 'stat', 4, 4,
       [('mtproxy_connections', 'last("unique_ips")', '"side" = \'client\'', 'people')],
       [('collectd_mtproxy_gauge{%s,type="client-unique_ips"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
       'unique_ips: distinct remote IPs with a live client connection')
 panel('Ready upstream targets', 'none', 'stat', 4, 4,
-      [('mtproxy_stats', 'last("total_ready_targets")', '', 'ready')],
-      [('collectd_mtproxy_gauge{%s,type="stats-total_ready_targets"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
-      'total_ready_targets: Telegram middle proxies ready; 0 = clients cannot be served',
+      [('mtproxy_summary', 'last("upstream_ready")', WHOLE, 'ready')],
+      [('collectd_mtproxy_count{%s,type="summary-upstream_ready"}' % P_SEL, '{{exported_instance}} {{mtproxy}}')],
+      'upstream_ready (summary family): Telegram middle proxies ready; 0 = clients cannot be served',
       [(None, 'red'), (1, 'green')])
 panel('Descriptors used', 'percent', 'gauge', 4, 4,
       [('mtproxy_process', 'max("fd_usage_percent")', '"role" = \'all\'', 'fd %')],
@@ -62,11 +64,20 @@ panel('Restarts', 'none', 'stat', 4, 4,
         '{{exported_instance}} {{mtproxy}}')],
       'restarts of the master within the time range')
 panel('Client connections and limit', 'none', 'timeseries', 12, 8,
-      [('mtproxy_stats', 'mean("total_special_connections")', '', 'connections'),
+      [('mtproxy_summary', 'mean("clients")', WHOLE, 'connections'),
        ('mtproxy_stats', 'mean("total_max_special_connections")', '', 'limit')],
-      [('collectd_mtproxy_gauge{%s,type="stats-total_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} connections'),
+      [('collectd_mtproxy_current_connections{%s,type="summary-clients"}' % P_SEL, '{{exported_instance}} {{mtproxy}} connections'),
        ('collectd_mtproxy_gauge{%s,type="stats-total_max_special_connections"}' % P_SEL, '{{exported_instance}} {{mtproxy}} limit')],
-      'open client connections against the sum of the workers\' limits (MTProxy logs CRITICAL above 90%)')
+      'open client connections against the sum of the workers\' limits (the official MTProxy\'s page has the '
+      'limit and logs CRITICAL above 90%)')
+panel('Clients per secret', 'none', 'timeseries', 12, 8,
+      [('mtproxy_summary', 'mean("clients")', '"secret" != \'\'', 'clients',
+        'SELECT mean("clients") FROM "mtproxy_summary" WHERE {cond} AND $timeFilter GROUP BY time($__interval), '
+        '"host", "instance", "secret" fill(null)', '$tag_host $tag_instance $tag_secret')],
+      [('label_replace(collectd_mtproxy_current_connections{%s,type=~"summary-clients-.+"}, "secret", "$1", '
+        '"type", "summary-clients-(.+)")' % P_SEL, '{{exported_instance}} {{mtproxy}} {{secret}}')],
+      'clients per secret or user (summary family; implementations that count per secret: teleproxy, '
+      'mtprotoproxy, mtg, telemt ...)')
 panel('Client sockets by TCP state, distinct IPs', 'none', 'timeseries', 12, 8,
       [('mtproxy_connections', 'mean("established")', '"side" = \'client\'', 'established'),
        ('mtproxy_connections', 'mean("time_wait")', '"side" = \'client\'', 'time_wait'),
@@ -78,13 +89,20 @@ panel('Client sockets by TCP state, distinct IPs', 'none', 'timeseries', 12, 8,
        ('collectd_mtproxy_gauge{%s,type="client-ips_over_limit"}' % P_SEL, '{{exported_instance}} {{mtproxy}} IPs over limit')],
       'from the kernel\'s socket table')
 panel('Traffic', 'Bps', 'timeseries', 12, 8,
-      [('mtproxy_stats', 'non_negative_derivative(last("tcp_readv_bytes"), 1s)', '', 'read'),
+      [('mtproxy_summary', 'non_negative_derivative(last("bytes_from_clients"), 1s)', WHOLE, 'from clients'),
+       ('mtproxy_summary', 'non_negative_derivative(last("bytes_to_clients"), 1s)', WHOLE, 'to clients'),
+       ('mtproxy_stats', 'non_negative_derivative(last("tcp_readv_bytes"), 1s)', '', 'read'),
        ('mtproxy_stats', 'non_negative_derivative(last("tcp_writev_bytes"), 1s)', '', 'written')],
-      [('rate(collectd_mtproxy_derive_total{%s,type="stats-tcp_readv_bytes"}[$__rate_interval])' % P_SEL,
+      [('rate(collectd_mtproxy_total_bytes_total{%s,type="summary-bytes_from_clients"}[$__rate_interval])' % P_SEL,
+        '{{exported_instance}} {{mtproxy}} from clients'),
+       ('rate(collectd_mtproxy_total_bytes_total{%s,type="summary-bytes_to_clients"}[$__rate_interval])' % P_SEL,
+        '{{exported_instance}} {{mtproxy}} to clients'),
+       ('rate(collectd_mtproxy_derive_total{%s,type="stats-tcp_readv_bytes"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} read'),
        ('rate(collectd_mtproxy_derive_total{%s,type="stats-tcp_writev_bytes"}[$__rate_interval])' % P_SEL,
         '{{exported_instance}} {{mtproxy}} written')],
-      'bytes the proxy read from and wrote to its sockets (all processes)')
+      'bytes from and to clients (summary family, where the implementation counts them); read/written: the '
+      'official MTProxy\'s socket totals (all processes)')
 panel('Forwarded and dropped', 'ops', 'timeseries', 12, 8,
       [('mtproxy_stats', 'non_negative_derivative(last("tot_forwarded_queries"), 1s)', '', 'queries'),
        ('mtproxy_stats', 'non_negative_derivative(last("tot_forwarded_responses"), 1s)', '', 'responses'),
@@ -192,10 +210,10 @@ def build(flavour):
                 cond = '"instance" =~ /^$instance$/ AND "host" =~ /^$host$/'
                 if where:
                     cond += ' AND ' + where
-                if len(t) > 4:      # a query of its own (range-correct counter panels)
+                if len(t) > 4:      # a query of its own (range-correct counters, per-secret series)
                     targets.append({'refId': ref, 'datasource': ds, 'rawQuery': True,
                                     'query': t[4].replace('{cond}', cond), 'resultFormat': 'time_series',
-                                    'alias': '$tag_host $tag_instance %s' % alias})
+                                    'alias': t[5] if len(t) > 5 else '$tag_host $tag_instance %s' % alias})
                 elif p['kind'] in ('geomap', 'table'):
                     # per proxy the last value, summed over the proxies of the selection
                     field = sel.split('"')[1]

@@ -94,6 +94,15 @@ class CheckMode(unittest.TestCase):
             line, took = self.assertCheck(['--url', srv.url, '--timeout', '300ms'], 'CRITICAL', ['down'])
             self.assertLess(took, 10)
 
+    def test_other_implementations_through_the_summary_family(self):
+        """mtprotoproxy's Prometheus page (a real capture): clients from the summary family, no limit and
+        no upstream concept there, so neither is judged."""
+        page = os.path.join(FIXTURES_DIR, 'peers', 'mtprotoproxy', 'metrics-loaded.txt')
+        with StatsServer(static=True, fixture=page, path='*') as srv:
+            line, _ = self.assertCheck(['--url', srv.base_url + '/metrics'], 'OK', ['main: up, 5 clients'])
+        self.assertNotIn('ready', line)
+        self.assertEqual(perfdata(line)['clients'][0], '5')
+
     def test_no_upstream_ready_is_critical(self):
         with StatsServer(static=True, fixture=LOST) as srv:
             self.assertCheck(['--url', srv.url], 'CRITICAL', ['no upstream target ready'])
@@ -149,7 +158,7 @@ class CheckMode(unittest.TestCase):
     def test_as_docker_healthcheck_and_kubernetes_probe_run_it(self):
         """Both run a command and look only at its exit status (Docker: 0 healthy, 1 unhealthy, 2
         reserved; the README maps any failure to 1 with `|| exit 1`)."""
-        cmd = '%s --check --url %%s >/dev/null || exit 1' % BIN
+        cmd = '%s --check --url %%s >/dev/null 2>&1 || exit 1' % BIN
         with StatsServer(static=True, fixture=HEALTHY) as srv:
             self.assertEqual(subprocess.run(['sh', '-c', cmd % srv.url], timeout=30).returncode, 0)
             srv.set_mode('refuse')

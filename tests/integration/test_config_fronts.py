@@ -25,7 +25,7 @@ CASES = [
     ('GeoIPDatabase ""', ['--geoip', ''], 'expects a non-empty string'),
     ('ProcessName "abcdefghijklmnop"', ['--process-name', 'abcdefghijklmnop'], 'expects 1 to 15 characters, got 16'),
     ('ProcessName "abcdefghijklmno"', ['--process-name', 'abcdefghijklmno'], None),
-    ('MaxBodySize 1023', ['--max-body-size', '1023'], '1023 is out of range 1024..67108864'),
+    ('MaxBodySize 1023', ['--max-body-size', '1023'], '1023 is out of range 1024..16777216'),
     ('MaxBodySize "1e6"', ['--max-body-size', '1e6'], "'1e6' is not a whole number"),
     ('ClientPort 65536', ['--client-port', '65536'], '65536 is out of range 1..65535'),
     ('MaxCountries 513', ['--max-countries', '513'], '513 is out of range 0..512'),

@@ -22,7 +22,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT_DIR, Collectd, Influxd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import ROOT_DIR, Collectd, Influxd, StatsServer, wait_until  # noqa: E402
 from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 from test_process_fronts import FakeProxy  # noqa: E402
@@ -32,6 +32,8 @@ GRAFANA = os.path.join(ROOT_DIR, 'packaging', 'grafana')
 INFLUX_DASH = os.path.join(GRAFANA, 'mtproxy-influxdb.json')
 ALERTING = os.path.join(ROOT_DIR, 'docs', 'alerting.md')
 PROM_RULES = os.path.join(ROOT_DIR, 'packaging', 'prometheus', 'mtproxy-rules.yml')
+# another implementation's page (a real mtprotoproxy capture): the summary family with per-secret rows
+PEERS_PAGE = os.path.join(ROOT_DIR, 'tests', 'fixtures', 'peers', 'mtprotoproxy', 'metrics-loaded.txt')
 PROM_DASH = os.path.join(GRAFANA, 'mtproxy-prometheus.json')
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)')
 SELECTOR = re.compile(r'(collectd_[a-z0-9_]+)\{([^}]*)\}')
@@ -164,14 +166,18 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
 
     def test_influxdb_dashboard_queries(self):
         dash = load(INFLUX_DASH)
-        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx:
+        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx, \
+                StatsServer(static=True, fixture=PEERS_PAGE, path='*') as psrv:
             args = ['--url', srv.url, '--client-port', str(h.port)] + fake.execd_args() + [
                     '--geoip', self.mmdb, '--include-local']
+            # a second proxy of another implementation, with per-secret series
+            pargs = ['--url', psrv.base_url + '/metrics', '--instance', 'peers', '--collect-process=false',
+                     '--collect-sockets=false']
             lines = []
-            with Execd(args) as ex:
-                lines += ex.tick()
+            with Execd(args) as ex, Execd(pargs) as pex:
+                lines += ex.tick() + pex.tick()
                 time.sleep(1.1)
-                lines += ex.tick()
+                lines += ex.tick() + pex.tick()
             fields, tags = {}, {}
             tagged = []
             for line in lines:
@@ -213,12 +219,14 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
 
     def test_prometheus_dashboard_selectors(self):
         dash = load(PROM_DASH)
-        port = free_port()
-        extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
-        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv:
+        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, \
+                StatsServer(static=True, fixture=PEERS_PAGE, path='*') as psrv:
             conf = ('<Instance "main">\n  URL "%s"\n%s  ClientPort %d\n  IncludeLocal true\n'
                     '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
-            with Collectd(conf, extra_conf=extra) as cd:
+            conf += ('<Instance "peers">\n  URL "%s/metrics"\n  CollectProcess false\n  CollectSockets false\n'
+                     '</Instance>\n' % psrv.base_url)
+            with Collectd(conf, prometheus=True) as cd:
+                port = cd.prometheus_port
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 cd.wait_for('mtproxy-main/derive-stats-tot_forwarded_queries', timeout=10,
                             pred=lambda v: v['value'] == v['value'])  # a second read: rates are there
@@ -227,7 +235,8 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                 def ready():
                     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
                         got['text'] = r.read().decode()
-                    return 'type="country-BR"' in got['text'] and 'master_restarts' in got['text']
+                    return ('type="country-BR"' in got['text'] and 'master_restarts' in got['text'] and
+                            'type="summary-clients-alice"' in got['text'])
                 self.assertTrue(wait_until(ready, 10, 0.2), got.get('text', '')[-3000:])
         series = []
         for line in got['text'].splitlines():

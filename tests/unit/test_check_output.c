@@ -122,6 +122,30 @@ static void thresholds_are_configurable_and_checked(void)
     mm_snapshot_free(&s);
 }
 
+/* Another implementation: the summary family, per-secret rows, no official keys. */
+static void summary_family_of_other_implementations(void)
+{
+    struct mm_snapshot s;
+    mm_snapshot_init(&s);
+    mm_snapshot_add_int(&s, MM_ORIGIN_HEALTH, MM_GAUGE, "up", 1);
+    struct mm_metric *m = mm_snapshot_add_int(&s, MM_ORIGIN_SUMMARY, MM_GAUGE, "clients", 3);
+    mm_metric_add_label(&s, m, "secret", "alice"); /* a secret's row first: not the proxy's */
+    mm_snapshot_add_int(&s, MM_ORIGIN_SUMMARY, MM_GAUGE, "clients", 5);
+    mm_snapshot_add_int(&s, MM_ORIGIN_SUMMARY, MM_GAUGE, "upstream_ready", 0);
+    struct mm_check_limits l = defaults();
+    char b[1024];
+    CHECK_INT_EQ(mm_check_format(b, sizeof(b), &s, "main", &l, NULL), MM_CHECK_CRITICAL);
+    CHECK(strstr(b, "CRITICAL: no upstream target ready, 5 clients |") != NULL);
+    CHECK(strstr(b, " clients=5;;;0") != NULL);
+    mm_snapshot_free(&s);
+    /* the summary wins over the page's key when both are there */
+    build(&s, 1, 5, 35, 16000, -1);
+    mm_snapshot_add_int(&s, MM_ORIGIN_SUMMARY, MM_GAUGE, "clients", 15000);
+    CHECK_INT_EQ(mm_check_format(b, sizeof(b), &s, "main", &l, NULL), MM_CHECK_CRITICAL);
+    CHECK(strstr(b, "15000 of 16000 clients") != NULL);
+    mm_snapshot_free(&s);
+}
+
 static void empty_snapshot_is_unknown_and_small_buffers_truncate(void)
 {
     struct mm_snapshot s;
@@ -146,6 +170,7 @@ int main(void)
     TEST(clients_against_the_limit);
     TEST(descriptors_against_the_limit);
     TEST(thresholds_are_configurable_and_checked);
+    TEST(summary_family_of_other_implementations);
     TEST(empty_snapshot_is_unknown_and_small_buffers_truncate);
     return check_done();
 }

@@ -69,9 +69,9 @@ static void ranges_come_from_the_table(void)
     CHECK(apply_text(&cfg, "timeout", "0.5ms", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
     CHECK(apply_text(&cfg, "connect-timeout", "2h", err, sizeof(err)) == -1 && strstr(err, "1ms..1h"));
     CHECK(apply_text(&cfg, "max-body-size", "1023", err, sizeof(err)) == -1);
-    CHECK(strcmp(err, "1023 is out of range 1024..67108864") == 0);
-    CHECK(apply_text(&cfg, "max-body-size", "67108864", err, sizeof(err)) == 0 && cfg.max_body_bytes == 67108864);
-    CHECK(apply_text(&cfg, "max-body-size", "67108865", err, sizeof(err)) == -1);
+    CHECK(strcmp(err, "1023 is out of range 1024..16777216") == 0);
+    CHECK(apply_text(&cfg, "max-body-size", "16777216", err, sizeof(err)) == 0 && cfg.max_body_bytes == 16777216);
+    CHECK(apply_text(&cfg, "max-body-size", "16777217", err, sizeof(err)) == -1);
     CHECK(apply_text(&cfg, "max-body-size", "1e6", err, sizeof(err)) == -1 && strstr(err, "not a whole number"));
     CHECK(apply_text(&cfg, "client-port", "0", err, sizeof(err)) == -1 && strstr(err, "1..65535"));
     CHECK(apply_text(&cfg, "client-port", "65536", err, sizeof(err)) == -1 && strstr(err, "65536"));
@@ -172,6 +172,16 @@ static void repeated_errors_are_logged_once(void)
     CHECK(strstr(c.last, "recovered") != NULL);
     mm_latch_ok(&latch, &log, "stats page");
     CHECK_INT_EQ(c.count, 4);
+
+    /* a streak alternating between two reasons says each once, then recovers once */
+    for (int i = 0; i < 50; i++)
+        mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, i % 2 ? 28 : 2000, "down: %d", i % 2);
+    CHECK_INT_EQ(c.count, 6);
+    mm_latch_ok(&latch, &log, "stats page");
+    CHECK_INT_EQ(c.count, 7);
+    CHECK(strstr(c.last, "after 50 failed") != NULL);
+    mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, 28, "down again"); /* a new streak says it again */
+    CHECK_INT_EQ(c.count, 8);
 }
 
 /* Init errors reach the front's logger with their own words (collectd gave

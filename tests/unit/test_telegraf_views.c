@@ -103,8 +103,8 @@ static void text_has_every_section_in_80_columns(void)
     CHECK(strstr(out, "9, restarts 2 (master + 8 workers)"));
     /* whole-proxy figures, and the page's master-only ones labelled so */
     CHECK(strstr(out, "read 3145728 (3.0 MiB), written 2097152 (2.0 MiB) (all processes)"));
-    CHECK(strstr(out, "page         read 5242880 (5.0 MiB), written 507904 (496.0 KiB) (master only)"));
-    CHECK(strstr(out, "(load_average_total) (master only)"));
+    CHECK(strstr(out, "             master only: read 5242880 (5.0 MiB), written 507904 (496.0 KiB)"));
+    CHECK(strstr(out, "master only: 1.8% of one core (load_average_total)"));
     CHECK(strstr(out, "1d 1h 1m"));
     CHECK(strstr(out, "mtproxy-0.01 \xef\xbf\xbd") != NULL); /* invalid byte -> U+FFFD */
     free(out);

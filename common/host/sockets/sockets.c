@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "core/number.h"
 #include "host/sockets/listen_ports.h"
 
 /* ---- configuration ---------------------------------------------------- */
@@ -45,6 +47,39 @@ int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, c
         return -1;
     }
     cfg->client_ports[cfg->n_client_ports++] = port;
+    return 0;
+}
+
+int mm_sockets_config_add_client_endpoint(struct mm_sockets_config *cfg, const char *text, char *err,
+                                          size_t err_len)
+{
+    const char *colon = text ? strrchr(text, ':') : NULL;
+    char host[64];
+    size_t hlen = colon ? (size_t)(colon - text) : 0;
+    int64_t port = 0;
+    char why[96];
+    if (!colon || hlen == 0 || hlen >= sizeof(host) ||
+        mm_parse_i64(colon + 1, 1, 65535, &port, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "'%s' is not ADDRESS:PORT (127.0.0.1:443, [::1]:443)", text ? text : "");
+        return -1;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && host[hlen - 1] == ']') { /* [v6] */
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    struct mm_cidr c;
+    if (mm_cidr_parse(host, &c, why, sizeof(why)) != 0 || (c.family == AF_INET ? c.prefix != 32 : c.prefix != 128)) {
+        snprintf(err, err_len, "'%s': the address is not an IPv4 or IPv6 address", text);
+        return -1;
+    }
+    if (cfg->n_client_eps == MM_SOCKETS_MAX_CLIENT_PORTS) {
+        snprintf(err, err_len, "more than %d client endpoints", MM_SOCKETS_MAX_CLIENT_PORTS);
+        return -1;
+    }
+    struct mm_endpoint e = {c.net, mm_ip_is_unspecified(&c.net), (uint16_t)port};
+    cfg->client_eps[cfg->n_client_eps++] = e;
     return 0;
 }
 
@@ -184,10 +219,13 @@ static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sock
                                const struct mm_sockets_proxy *p, struct mm_endpoint *eps,
                                const struct mm_logger *log)
 {
-    if (cfg->n_client_ports > 0) {
-        for (size_t i = 0; i < cfg->n_client_ports; i++)
-            eps[i] = (struct mm_endpoint){.any = 1, .port = (uint16_t)cfg->client_ports[i]};
-        return cfg->n_client_ports;
+    if (cfg->n_client_ports > 0 || cfg->n_client_eps > 0) {
+        size_t n = 0;
+        for (size_t i = 0; i < cfg->n_client_ports && n < MM_SOCKETS_MAX_CLIENT_PORTS; i++)
+            eps[n++] = (struct mm_endpoint){.any = 1, .port = (uint16_t)cfg->client_ports[i]};
+        for (size_t i = 0; i < cfg->n_client_eps && n < MM_SOCKETS_MAX_CLIENT_PORTS; i++)
+            eps[n++] = cfg->client_eps[i];
+        return n;
     }
     if (p->n_pids == 0) {
         mm_latch_fail(&st->ports_latch, log, MM_LOG_WARNING,
@@ -217,7 +255,8 @@ static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sock
             mm_log(log, MM_LOG_WARNING,
                    "sockets: a client port named on the proxy's command line has listeners on "
                    "several addresses and /proc/%d/fd is not readable to tell which are the proxy's: "
-                   "all are counted; run the agent as root or grant it CAP_DAC_READ_SEARCH",
+                   "all are counted; run the agent as root or grant it CAP_DAC_READ_SEARCH, or set "
+                   "ClientEndpoint (--client-endpoint) to the proxy's address and port",
                    p->pids[0]);
     }
     if (st->n_found == 0) {
@@ -296,7 +335,7 @@ static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
         unsigned id = peer->cache;
         code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
         peer->cache = id;
-        mm_countries_add(v->countries, code, peer->count);
+        mm_country_cache_tally(v->ids, id, code, peer->count, v->countries);
     }
     if (peer->fresh || v->all_to_windows)
         mm_clients_peer(v->clients, &peer->ip, code);
@@ -381,6 +420,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
                                cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);
+        if (countries)
+            mm_country_cache_flush(&st->country_ids, &st->countries);
         mm_clients_end(&st->clients, st->stats.side[MM_SIDE_CLIENT].peers.used, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
         if (countries) {
@@ -391,7 +432,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             if (other.unique_ips > 0)
                 emit_country(&e, &other);
         }
-        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0) < 0)
+        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0,
+                            st->stats.side[MM_SIDE_CLIENT].unique_ips) < 0)
             e.failed = 1;
     }
     if (upstream) {
@@ -405,7 +447,7 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         mm_latch_fail(&st->overflow_latch, log, MM_LOG_WARNING,
                       "sockets: more distinct peer addresses than the %zu tracked; unique_ips "
                       "and countries are lower bounds",
-                      st->stats.side[MM_SIDE_CLIENT].peers.max_cap * 3 / 4);
+                      st->stats.side[MM_SIDE_CLIENT].peers.max_cap * 17 / 20);
     else
         mm_latch_ok(&st->overflow_latch, log, "distinct-address tracking");
     if (e.failed)

@@ -39,8 +39,11 @@
 #define MM_SOCKETS_DEFAULT_MAX_COUNTRIES 50
 
 struct mm_sockets_config {
-    int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* none: the proxy's listening ports */
+    int client_ports[MM_SOCKETS_MAX_CLIENT_PORTS]; /* any local address; with no
+                                                      port nor endpoint: the proxy's listeners */
     size_t n_client_ports;
+    struct mm_endpoint client_eps[MM_SOCKETS_MAX_CLIENT_PORTS]; /* an address and port */
+    size_t n_client_eps;
     /* Upstream: connections to these networks (none configured: Telegram's
      * published ones, mm_telegram_networks), optionally only to these remote
      * ports; upstream_off (UpstreamPort 0) turns the side off. */
@@ -65,6 +68,9 @@ void mm_sockets_config_free(struct mm_sockets_config *cfg);
  * the plain numbers, stored as they are). Each returns 0, or -1 with a
  * message in err that names the bad value (the front adds the option name). */
 int mm_sockets_config_add_client_port(struct mm_sockets_config *cfg, int port, char *err, size_t err_len);
+/* "127.0.0.1:443", "[2001:db8::1]:443"; 0.0.0.0 or [::] mean any address. */
+int mm_sockets_config_add_client_endpoint(struct mm_sockets_config *cfg, const char *text, char *err,
+                                          size_t err_len);
 int mm_sockets_config_add_ignore(struct mm_sockets_config *cfg, const char *cidr, char *err,
                                  size_t err_len);
 int mm_sockets_config_add_upstream_net(struct mm_sockets_config *cfg, const char *cidr, char *err,
