@@ -5,16 +5,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-uint64_t mm_hash_mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 uint64_t mm_hash_bytes(uint64_t h, const void *s, size_t len)
 {
     const unsigned char *p = s;

@@ -8,8 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* murmur3's 64-bit finalizer: every input bit moves every output bit. */
-uint64_t mm_hash_mix(uint64_t x);
+/* murmur3's 64-bit finalizer: every input bit moves every output bit.
+ * Inline: the socket path runs it twice per socket. */
+static inline uint64_t mm_hash_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
 
 /* FNV-1a over s[0..len), continuing from h (start from a seed). */
 uint64_t mm_hash_bytes(uint64_t h, const void *s, size_t len);

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
@@ -142,6 +143,17 @@ class SocketIdentity(unittest.TestCase):
                 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait',
                 'last_ack', 'closing')), 0)
             self.assertEqual(up['unique_ips'], 1)
+            # the same through collectd's options
+            conf = ('<Instance "main">\n  URL "%s"\n  CollectProcess false\n'
+                    '  UpstreamNetwork "127.0.0.3/32"\n  UpstreamNetwork "127.0.0.1/32"\n'
+                    '  UpstreamPort %d\n  UpstreamPort %d\n</Instance>\n' % (srv.url, mid_port, srv.port))
+            with Collectd(conf) as cd:
+                v = cd.wait_for('mtproxy-main/tcp_connections-upstream-ESTABLISHED')
+                self.assertEqual(v['value'], truth)
+                cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1)
+                time.sleep(1.5)  # more reads: the scrapes still do not count
+                self.assertEqual(cd.getval('mtproxy-main/tcp_connections-upstream-ESTABLISHED')['value'], truth)
+                self.assertEqual(cd.getval('mtproxy-main/tcp_connections-upstream-TIME_WAIT')['value'], 0)
 
 
 if __name__ == '__main__':

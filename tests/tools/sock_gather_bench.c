@@ -148,7 +148,8 @@ int main(int argc, char **argv)
     if (state_file)
         qsort(writes, 20, sizeof(double), cmp_double);
     print_samples_and_sort(wall, cpu, runs);
-    printf(" state_bytes=%ld state_write_ms=%.3f ", state_bytes, state_file ? writes[10] : -1.0);
+    printf(" state_bytes=%ld state_write_ms=%.3f state_write_min_ms=%.3f ", state_bytes,
+           state_file ? writes[10] : -1.0, state_file ? writes[0] : -1.0);
     size_t countries = 0;
     for (size_t i = 0; i < snap.count; i++)
         countries += snap.items[i].origin == MM_ORIGIN_COUNTRY;

@@ -248,7 +248,7 @@ static int64_t metric(struct mm_clients *c, const char *name, const char *le, co
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
     int64_t v = -1;
-    if (mm_clients_emit(c, &snap, 50) == 0) {
+    if (mm_clients_emit(c, &snap, 50, 0) == 0) {
         for (size_t i = 0; i < snap.count; i++) {
             const struct mm_metric *m = &snap.items[i];
             if (strcmp(m->name, name) != 0)

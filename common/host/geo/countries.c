@@ -22,7 +22,8 @@ static size_t code_hash(const char *code)
     return h & (INDEX_SLOTS - 1);
 }
 
-void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connections)
+void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t connections,
+                           uint64_t ips)
 {
     size_t len = strlen(code);
     if (len >= MM_COUNTRY_CODE_MAX)
@@ -36,20 +37,25 @@ void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connect
         struct mm_country *e = &c->items[c->index[i] - 1];
         if (strcmp(e->code, key) == 0) {
             e->connections += connections;
-            e->unique_ips++;
+            e->unique_ips += ips;
             return;
         }
     }
     if (c->n == MM_COUNTRIES_MAX) {
         c->other.connections += connections;
-        c->other.unique_ips++;
+        c->other.unique_ips += ips;
         return;
     }
     struct mm_country *e = &c->items[c->n];
     memcpy(e->code, key, len + 1);
     e->connections = connections;
-    e->unique_ips = 1;
+    e->unique_ips = ips;
     c->index[i] = (uint16_t)(++c->n);
+}
+
+void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connections)
+{
+    mm_countries_add_many(c, code, connections, 1);
 }
 
 static int by_connections(const void *a, const void *b)

@@ -30,6 +30,9 @@ struct mm_countries {
 void mm_countries_clear(struct mm_countries *c);
 /* One distinct IP of that country holding `connections` connections. */
 void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connections);
+/* ips distinct IPs of that country holding `connections` connections in all. */
+void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t connections,
+                           uint64_t ips);
 /* Sorts by connections (then code) and folds everything past the first top
  * entries into *other (code "other"). Returns how many entries remain in
  * c->items; other->unique_ips == 0 means there is nothing to report as other. */

@@ -14,6 +14,8 @@ int mm_country_cache_sync(struct mm_country_cache *c, const struct mm_geoip *g)
 {
     if (c->synced && c->generation == g->generation)
         return 0;
+    memset(c->connections, 0, sizeof(c->connections));
+    memset(c->ips, 0, sizeof(c->ips));
     c->n = 0;
     memset(c->index, 0, sizeof(c->index));
     c->generation = g->generation;
@@ -63,4 +65,24 @@ const char *mm_country_cache_get(struct mm_country_cache *c, struct mm_geoip *g,
         return c->codes[*id];
     memcpy(c->codes[0], code, sizeof(code));
     return c->codes[0];
+}
+
+void mm_country_cache_tally(struct mm_country_cache *c, unsigned id, const char *code,
+                            uint64_t connections, struct mm_countries *out)
+{
+    if (id >= 1 && id <= c->n) {
+        c->connections[id] += connections;
+        c->ips[id]++;
+    } else { /* a code past the table: straight in */
+        mm_countries_add(out, code, connections);
+    }
+}
+
+void mm_country_cache_flush(struct mm_country_cache *c, struct mm_countries *out)
+{
+    for (unsigned id = 1; id <= c->n; id++) {
+        if (c->ips[id])
+            mm_countries_add_many(out, c->codes[id], c->connections[id], c->ips[id]);
+        c->connections[id] = c->ips[id] = 0;
+    }
 }

@@ -25,6 +25,9 @@ struct mm_country_cache {
     unsigned generation; /* of the database the ids belong to */
     int synced;
     uint64_t lookups;    /* database lookups made (for tests and the bench) */
+    /* this gather's tally by id: summed into an mm_countries once per code,
+     * not once per address */
+    uint64_t connections[MM_COUNTRY_CACHE_IDS + 1], ips[MM_COUNTRY_CACHE_IDS + 1];
 };
 
 void mm_country_cache_init(struct mm_country_cache *c);
@@ -36,5 +39,12 @@ int mm_country_cache_sync(struct mm_country_cache *c, const struct mm_geoip *g);
  * set, else the database is asked and *id set for next time. */
 const char *mm_country_cache_get(struct mm_country_cache *c, struct mm_geoip *g,
                                  const struct mm_ip *ip, unsigned *id);
+
+/* Counts one address with its connections under its country (as from
+ * mm_country_cache_get); mm_country_cache_flush() adds the tally of every
+ * code to out and clears it. */
+void mm_country_cache_tally(struct mm_country_cache *c, unsigned id, const char *code,
+                            uint64_t connections, struct mm_countries *out);
+void mm_country_cache_flush(struct mm_country_cache *c, struct mm_countries *out);
 
 #endif

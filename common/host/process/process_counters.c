@@ -119,7 +119,8 @@ void mm_group_counters_end(struct mm_group_counters *g)
 {
     if (g->failed)
         return; /* keep the previous gather's values as the base */
-    qsort(g->cur, g->n_cur, sizeof(*g->cur), by_pid);
+    if (g->n_cur > 1)
+        qsort(g->cur, g->n_cur, sizeof(*g->cur), by_pid);
     struct mm_counter_proc *t = g->prev;
     g->prev = g->cur;
     g->cur = t;

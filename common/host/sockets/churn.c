@@ -1,7 +1,7 @@
 /* churn.c — opened connections and lifetimes from socket cookies (see churn.h).
  * Linear probing on 8-byte slots from the mixed key scaled to the table size;
  * closed keys become "deleted" slots, and the table is rebuilt (sized from the
- * live count) when deleted and live slots fill 3/4 of it. A rebuild walks the
+ * live count) when deleted and live slots fill 85% of it. A rebuild walks the
  * old table in order and fills the new one in order, giving the old pages
  * back as they drain (big_array.h): never two full tables. */
 #include "host/sockets/churn.h"
@@ -25,10 +25,10 @@ static size_t home(uint32_t key, size_t cap)
     return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
-/* room for n connections at a load of about 0.69 */
+/* room for n connections at a load of about 0.78 */
 static size_t cap_for(size_t n)
 {
-    size_t c = n + n / 2 - n / 16;
+    size_t c = n + n / 4 + n / 32;
     return c < MIN_CAP ? MIN_CAP : c;
 }
 
@@ -49,6 +49,7 @@ void mm_churn_free(struct mm_churn *c)
 
 void mm_churn_begin(struct mm_churn *c, int64_t now_ms)
 {
+    c->queue_len = 0;
     if (!c->primed && c->base_ms == 0)
         c->base_ms = now_ms;
     c->prev_ds = c->now_ds;
@@ -84,9 +85,40 @@ static int rebuild(struct mm_churn *c, size_t new_cap)
     return 0;
 }
 
+static int see_key(struct mm_churn *c, uint32_t key);
+
 int mm_churn_see(struct mm_churn *c, uint64_t cookie, uint32_t inode)
 {
+    return see_key(c, cookie ? (uint32_t)cookie : inode);
+}
+
+void mm_churn_push(struct mm_churn *c, uint64_t cookie, uint32_t inode)
+{
     uint32_t key = cookie ? (uint32_t)cookie : inode;
+    if (!c->slots)
+        return;
+    if (c->queue_len == MM_CHURN_QUEUE) { /* the oldest: its slot is cached by now */
+        see_key(c, c->queue[c->queue_head]);
+        c->queue_head = (c->queue_head + 1) & (MM_CHURN_QUEUE - 1);
+        c->queue_len--;
+    }
+    c->queue[(c->queue_head + c->queue_len++) & (MM_CHURN_QUEUE - 1)] = key;
+#if defined(__GNUC__)
+    __builtin_prefetch(&c->slots[home(key, c->cap)], 1);
+#endif
+}
+
+static void flush(struct mm_churn *c)
+{
+    while (c->queue_len > 0) {
+        see_key(c, c->queue[c->queue_head]);
+        c->queue_head = (c->queue_head + 1) & (MM_CHURN_QUEUE - 1);
+        c->queue_len--;
+    }
+}
+
+static int see_key(struct mm_churn *c, uint32_t key)
+{
     if (!c->slots)
         return -1;
     size_t i = home(key, c->cap), tomb = SIZE_MAX;
@@ -102,12 +134,12 @@ int mm_churn_see(struct mm_churn *c, uint64_t cookie, uint32_t inode)
             return 0;
         }
     }
-    if ((c->used + c->deleted + 1) * 4 > c->cap * 3) {
+    if ((c->used + c->deleted + 1) * 20 > c->cap * 17) {
         /* grow by half; only drop the deleted slots when they are many */
         size_t want = c->deleted > c->used / 2 ? cap_for(c->used + 1) : c->cap + c->cap / 2;
         if (rebuild(c, want) < 0)
             return -1;
-        return mm_churn_see(c, cookie, inode);
+        return see_key(c, key);
     }
     if (tomb != SIZE_MAX) {
         i = tomb;
@@ -125,6 +157,7 @@ void mm_churn_end(struct mm_churn *c)
 {
     if (!c->slots)
         return;
+    flush(c);
     for (size_t i = 0; i < c->cap; i++) {
         struct mm_churn_slot *s = &c->slots[i];
         if (s->stamp <= DELETED || (s->stamp & MARK) == c->mark)
@@ -143,7 +176,7 @@ void mm_churn_end(struct mm_churn *c)
     }
     /* give memory back after a spike, drop the deleted slots */
     size_t want = cap_for(c->used);
-    if ((c->cap > MIN_CAP && c->cap >= 4 * want) || (c->used + c->deleted) * 3 > c->cap * 2)
+    if ((c->cap > MIN_CAP && c->cap >= 4 * want) || c->deleted > c->used / 4 + MIN_CAP / 4)
         rebuild(c, want);
     c->primed = 1;
 }

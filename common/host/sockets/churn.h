@@ -21,6 +21,8 @@
 extern const double mm_churn_bounds[MM_CHURN_BUCKETS - 1]; /* seconds */
 extern const char *const mm_churn_le[MM_CHURN_BUCKETS];  /* "1" ... "7200", "+Inf" */
 
+#define MM_CHURN_QUEUE 16 /* a power of two */
+
 struct mm_churn_slot {
     uint32_t key;
     uint32_t stamp; /* 0 empty, 1 deleted; else bit 31: seen mark, bits 0-30: first seen + 2 */
@@ -37,6 +39,9 @@ struct mm_churn {
     uint64_t opened;
     uint64_t closed[MM_CHURN_BUCKETS]; /* per bucket, not cumulative */
     double lifetime_sum; /* seconds */
+    /* keys waiting with their slot prefetched (the table outgrows the cache) */
+    uint32_t queue[MM_CHURN_QUEUE];
+    unsigned queue_head, queue_len;
 };
 
 int mm_churn_init(struct mm_churn *c);
@@ -45,6 +50,9 @@ void mm_churn_free(struct mm_churn *c);
 void mm_churn_begin(struct mm_churn *c, int64_t now_ms);
 /* One live client socket. 0, or -1 out of memory (the socket is not tracked). */
 int mm_churn_see(struct mm_churn *c, uint64_t cookie, uint32_t inode);
+/* The same, queued: its slot is prefetched now and looked at a few sockets
+ * later; mm_churn_end() takes the rest. */
+void mm_churn_push(struct mm_churn *c, uint64_t cookie, uint32_t inode);
 /* The gather ends: sockets not seen are closed. */
 void mm_churn_end(struct mm_churn *c);
 /* Makes room for n connections now (a count remembered from an earlier run). */

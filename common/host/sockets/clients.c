@@ -191,7 +191,7 @@ void mm_clients_begin(struct mm_clients *c, const struct mm_logger *log)
 void mm_clients_socket(struct mm_clients *c, uint64_t cookie, uint32_t inode)
 {
     if (cookie || inode)
-        mm_churn_see(&c->churn, cookie, inode);
+        mm_churn_push(&c->churn, cookie, inode);
 }
 
 void mm_clients_peer(struct mm_clients *c, const struct mm_ip *ip, const char *country)
@@ -252,7 +252,8 @@ static int add(struct mm_snapshot *out, enum mm_origin o, enum mm_kind kind, con
     return m ? 0 : -1;
 }
 
-int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries)
+int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries,
+                    uint64_t live)
 {
     int rc = 0;
     /* the windows change only with adds or a new minute: count once then */
@@ -262,9 +263,10 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
         c->shown[1] = mm_dw_count(&c->dw, c->now, MM_DW_DAY);
         c->shown[2] = mm_dw_count(&c->dw, c->now, MM_DW_WEEK);
     }
-    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_1h", c->shown[0], NULL, NULL);
-    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_24h", c->shown[1], NULL, NULL);
-    rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, "distinct_ips_7d", c->shown[2], NULL, NULL);
+    static const char *const names[3] = {"distinct_ips_1h", "distinct_ips_24h", "distinct_ips_7d"};
+    for (int w = 0; w < 3; w++)
+        rc |= add(out, MM_ORIGIN_CLIENTS, MM_GAUGE, names[w], c->shown[w] > live ? c->shown[w] : live,
+                  NULL, NULL);
     rc |= add(out, MM_ORIGIN_CLIENTS, MM_COUNTER, "connections_opened", c->churn.opened, NULL,
               NULL);
     for (int b = 0; b < MM_CHURN_BUCKETS; b++)

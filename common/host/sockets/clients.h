@@ -71,8 +71,11 @@ void mm_clients_end(struct mm_clients *c, size_t ips, const struct mm_logger *lo
 int mm_clients_new_minute(const struct mm_clients *c);
 /* Writes the state file now (the benchmark times it); its size, or -1. */
 long mm_clients_save_now(struct mm_clients *c, const struct mm_logger *log);
-/* Appends the metrics above; returns -1 when some could not be added. */
-int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries);
+/* Appends the metrics above; returns -1 when some could not be added.
+ * live: the distinct addresses counted now (unique_ips), a floor for every
+ * window (the sketch's estimate may fall below it). */
+int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries,
+                    uint64_t live);
 
 /* The state file's payload (pure: tests and the fuzz target use them).
  * save writes at most MM_CLIENTS_PAYLOAD_MAX bytes; load replaces the

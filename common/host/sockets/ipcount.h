@@ -7,7 +7,7 @@
  * each slot says whether the address is fresh (not counted by the previous
  * gather) and holds a small cache value for the caller. Starting a gather
  * is a generation bump, not a free/malloc. The table is sized from the
- * previous gather (or mm_ipcount_reserve), grows by half when 3/4 full, is
+ * previous gather (or mm_ipcount_reserve), grows by half when 85% full, is
  * bounded, and is rebuilt by walking the old table in order while the new
  * one fills in order (positions are the hash scaled to the table size), the
  * old pages given back as they drain: never two full tables at once. The
@@ -23,7 +23,7 @@
 
 #include "host/sockets/netmask.h"
 
-/* Default bound: one million distinct addresses per side (26 MB of slots). */
+/* Default bound: one million distinct addresses per side (25 MB of slots). */
 #define MM_IPCOUNT_DEFAULT_MAX (1u << 20)
 #define MM_IPCOUNT_COUNT_MAX ((1u << 18) - 1) /* connections per address saturate here */
 #define MM_IPCOUNT_CACHE_MAX ((1u << 9) - 1)  /* cache values 1..511 (0: none) */

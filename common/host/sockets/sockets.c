@@ -335,7 +335,7 @@ static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
         unsigned id = peer->cache;
         code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
         peer->cache = id;
-        mm_countries_add(v->countries, code, peer->count);
+        mm_country_cache_tally(v->ids, id, code, peer->count, v->countries);
     }
     if (peer->fresh || v->all_to_windows)
         mm_clients_peer(v->clients, &peer->ip, code);
@@ -420,6 +420,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
                                cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);
+        if (countries)
+            mm_country_cache_flush(&st->country_ids, &st->countries);
         mm_clients_end(&st->clients, st->stats.side[MM_SIDE_CLIENT].peers.used, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
         if (countries) {
@@ -430,7 +432,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             if (other.unique_ips > 0)
                 emit_country(&e, &other);
         }
-        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0) < 0)
+        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0,
+                            st->stats.side[MM_SIDE_CLIENT].unique_ips) < 0)
             e.failed = 1;
     }
     if (upstream) {
@@ -444,7 +447,7 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         mm_latch_fail(&st->overflow_latch, log, MM_LOG_WARNING,
                       "sockets: more distinct peer addresses than the %zu tracked; unique_ips "
                       "and countries are lower bounds",
-                      st->stats.side[MM_SIDE_CLIENT].peers.max_cap * 3 / 4);
+                      st->stats.side[MM_SIDE_CLIENT].peers.max_cap * 17 / 20);
     else
         mm_latch_ok(&st->overflow_latch, log, "distinct-address tracking");
     if (e.failed)
