@@ -229,7 +229,7 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
 const struct mm_source_ops mm_source_teleproxy_stats = {
     .name = "teleproxy-stats",
     .what = "a teleproxy stats page",
-    .page = { "teleproxy", "teleproxy" },
+    .page = { "teleproxy_stats", "teleproxy_stats" },
     .sniff = sniff,
     .init = init,
     .parse = parse,

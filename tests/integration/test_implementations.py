@@ -142,7 +142,7 @@ def expected(case, text):
 # case: (fixture, path served, Content-Type or None for the capture's, implementation, measurement)
 CASES = {
     'official': ('stats-upstream-with-clients-M2.txt', '/stats', None, 'mtproxy', 'mtproxy_stats'),
-    'teleproxy-stats': ('peers/teleproxy/stats-loaded.txt', '/stats', None, 'teleproxy', 'teleproxy'),
+    'teleproxy-stats': ('peers/teleproxy/stats-loaded.txt', '/stats', None, 'teleproxy', 'teleproxy_stats'),
     'teleproxy': ('peers/teleproxy/metrics-loaded.txt', '/metrics', None, 'teleproxy', 'teleproxy'),
     'mtprotoproxy': ('peers/mtprotoproxy/metrics-loaded.txt', '*', PROM_0_0_4, 'mtprotoproxy', 'mtprotoproxy'),
     'mtg': ('peers/mtg/metrics-loaded.txt', '/', PROM_0_0_4 + '; escaping=underscores', 'mtg', 'mtg'),
