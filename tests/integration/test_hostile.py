@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -381,6 +382,7 @@ class StatsPage(unittest.TestCase):
 
 
 KINDS = ('fifo', 'directory', 'dev-zero', 'sparse-2g', 'vanishing')
+STATE_FILE_BROKEN = (('state-file', 'fifo'), ('state-file', 'dev-zero'))   # see the expectedFailure tests
 MMDB_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'write_test_mmdb.py')
 
 
@@ -392,7 +394,11 @@ def hostile_path(tmp, option, kind, good=None):
     elif kind == 'directory':
         os.mkdir(path)
     elif kind == 'dev-zero':
-        return '/dev/zero'
+        # a private node of the same device: a program that renames its output over the path (a state
+        # file written as root) must not replace the host's /dev/zero
+        if os.geteuid() != 0:
+            return '/dev/zero'
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 5))
     elif kind == 'sparse-2g':
         with open(path, 'wb') as f:
             f.truncate(2 << 30)
@@ -448,9 +454,12 @@ class HostilePaths(unittest.TestCase):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
             for option, kind in self.cases or [(o, k) for o in ('pidfile', 'geoip', 'ca-cert', 'state-file')
-                                               for k in KINDS if (o, k) != ('state-file', 'fifo')]:
+                                               for k in KINDS if (o, k) not in STATE_FILE_BROKEN]:
                 with self.subTest(option=option, kind=kind):
                     path = hostile_path(self.dir, option, kind, self.good(option, fake))
+                    if kind == 'dev-zero' and option == 'state-file' and path == '/dev/zero':
+                        continue    # not root: no private device node, and the host's is not ours to risk
+                    was = os.stat(path).st_mode
                     url = tls.url if option == 'ca-cert' else srv.url
                     args = ['--url', url, '--timeout', '%gs' % TIMEOUT, '--%s' % option, path]
                     args += ['--process-name', fake.name] if option == 'pidfile' else fake.execd_args()
@@ -491,8 +500,11 @@ class HostilePaths(unittest.TestCase):
                     else:
                         self.assertEqual(ups, [1] * 4)
                     if option == 'state-file':
-                        # read at start, written at exit: at most a line for each
+                        # read at start, written at exit: at most a line for each; what stood at the path
+                        # is still there (a FIFO, a directory, a device is not replaced by a file)
                         self.assertLessEqual(len(said), 2, ex.stderr_lines)
+                        if kind != 'vanishing':
+                            self.assertEqual(stat.S_IFMT(os.stat(path).st_mode), stat.S_IFMT(was), path)
                         continue
                     # said once; a vanishing PidFile may go unmentioned (the proxy is known by then)
                     self.assertLessEqual(len(said), 1, ex.stderr_lines)
@@ -510,6 +522,17 @@ class HostilePaths(unittest.TestCase):
         self.cases = [('state-file', 'fifo')]
         self.test_telegraf()
 
+    # Missing fix (helper "windows", common/core/state_file.c, the write at exit): the new state is
+    # renamed over the path whatever stands there, so as root a StateFile pointing at /dev/zero replaces
+    # the host's /dev/zero with a regular file (this test uses a private node of the same device).
+    # Remove expectedFailure when the write refuses a path that exists and is not a regular file.
+    @unittest.expectedFailure
+    def test_telegraf_state_file_device(self):
+        if os.geteuid() != 0:
+            raise AssertionError('needs root for a private device node')
+        self.cases = [('state-file', 'dev-zero')]
+        self.test_telegraf()
+
     def test_collectd(self):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
@@ -517,8 +540,8 @@ class HostilePaths(unittest.TestCase):
             spelling = {'pidfile': 'PidFile', 'geoip': 'GeoIPDatabase', 'ca-cert': 'CACert', 'state-file': 'StateFile'}
             for option in spelling:
                 for kind in KINDS:
-                    if (option, kind) == ('state-file', 'fifo'):
-                        continue    # blocks a read thread for ever: test_telegraf_state_file_fifo
+                    if (option, kind) in STATE_FILE_BROKEN:
+                        continue    # see test_telegraf_state_file_fifo / _device
                     name = 'p' + re.sub(r'[^a-z0-9]', '', option + kind)
                     path = paths[name] = hostile_path(self.dir, option, kind, self.good(option, fake))
                     url = tls.url if option == 'ca-cert' else srv.url
