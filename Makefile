@@ -83,7 +83,7 @@ test: deps
 	$(MAKE) CC=clang BUILD=$(BUILD)/clang all   # clang must build it warning-free too
 	$(MAKE) asan fuzz-replay   # issue 8: unit tests under ASan+UBSan below, fuzz corpora replayed
 	EXTRA_UNIT_BUILDS=$(BUILD)/asan \
-	SANITIZED_INTEGRATION=$(BUILD)/asan:test_telegraf_influx,test_telegraf_modes,test_process_fronts,test_socket_fronts,test_security \
+	SANITIZED_INTEGRATION=$(BUILD)/asan:test_telegraf_influx,test_telegraf_modes,test_process_fronts,test_socket_fronts,test_security,test_implementations \
 	/usr/bin/python3 tests/run_tests.py
 
 demo: deps
@@ -103,7 +103,7 @@ SAN_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 FUZZ_SECONDS ?= 30
 FUZZ_OUT     ?= $(BUILD)/fuzz
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(wildcard tests/fuzz/fuzz_*.c))
-.PHONY: asan fuzz fuzz-build fuzz-bins fuzz-replay
+.PHONY: asan fuzz fuzz-build fuzz-bins fuzz-replay fuzz-keep
 asan:
 	$(MAKE) CC=clang BUILD=$(BUILD)/asan OPT="$(SAN_FLAGS)" all unit tools
 
@@ -121,6 +121,10 @@ fuzz: deps fuzz-build
 
 fuzz-replay: fuzz-build
 	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py replay
+
+# after `make fuzz`: what it found that adds coverage, into tests/fuzz/corpus/ (to commit)
+fuzz-keep: fuzz-build
+	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py keep
 # ---- end of hardening ----------------------------------------------------------------------------
 
 # ---- packages (issue 7): make deb / make rpm -> build/packages/ ----------------------------------

@@ -27,7 +27,7 @@ connection and every 50 ms; the mode in effect is echoed to <control-file>.appli
   continue         the request is read and answered with "100 Continue" every 0.1 s, forever
   headers          "200 OK" and then one more header line every 10 ms, forever
   worst            200, a body of exactly --cap bytes (default 1 MiB, the clients' default cap) in the
-                   most costly shape for a parser: distinct keys of 1 to 4 characters, one tiny line each
+                   most costly shape for a parser: distinct keys of 1 to 5 characters, one tiny line each
   worst-over       the same shape, one byte more than --cap
 
 Other implementations' pages (tests/fixtures/peers/): --path answers another path than /stats ('*' for any
@@ -40,6 +40,7 @@ Python 3 standard library only; raw sockets and one thread per connection.
 """
 
 import argparse
+import itertools
 import os
 import random
 import select
@@ -72,6 +73,8 @@ REASONS = {200: 'OK', 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Serve
            501: 'Not Implemented'}
 
 BIG_SIZE = 10 * 1024 * 1024
+LETTERS = [bytes([c]) for c in range(97, 123)]
+DIGIT_LINES = [b'\t%d\n' % d for d in range(10)]
 GARBAGE_SIZE = 4096
 MAX_REQUEST = 16384
 REQUEST_TIMEOUT = 30.0
@@ -234,6 +237,8 @@ class Server:
         self.port = args.port
         self.cap = args.cap
         self.worst_cache = {}
+        if args.mode in ('worst', 'worst-over'):
+            self.worst_body(self.cap + (args.mode == 'worst-over'))
         self.port_file = args.port_file
         self.control_file = args.control_file
         self.mode = None
@@ -466,21 +471,20 @@ class Server:
 
     def worst_body(self, size):
         """Exactly size bytes of distinct short keys, one tiny line each: the most lines, keys and
-        metrics a body of that size can hold."""
+        metrics a body of that size can hold. Built once per size (at start for an initial worst mode,
+        so the first request is not slowed by the building)."""
         if self.worst_cache.get(size) is None:
-            out = bytearray()
-            i = 0
-            while len(out) < size:
-                key, n = b'', i
-                while True:
-                    key = bytes([97 + n % 26]) + key
-                    n = n // 26 - 1
-                    if n < 0:
+            parts, total = [], 0
+            for n in range(1, 6):
+                for i, key in enumerate(itertools.product(LETTERS, repeat=n)):
+                    line = b''.join(key) + DIGIT_LINES[i % 10]
+                    parts.append(line)
+                    total += len(line)
+                    if total >= size:
                         break
-                out += key + b'\t%d\n' % (i % 10)
-                i += 1
-            del out[size:]
-            self.worst_cache[size] = bytes(out)
+                if total >= size:
+                    break
+            self.worst_cache[size] = b''.join(parts)[:size]
         return self.worst_cache[size]
 
     def big_body(self):

@@ -2,6 +2,7 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,15 +29,26 @@ static void latch_fail(struct mm_error_latch *latch, const struct mm_logger *log
     char buf[MM_LATCH_MESSAGE_MAX];
     vsnprintf(buf, sizeof(buf), fmt, ap);
 
-    if (latch->failing && kind == latch->kind) {
+    if (!latch->failing)
+        latch->n_seen = 0;
+    bool known = false;
+    for (unsigned i = 0; i < latch->n_seen && !known; i++)
+        known = latch->seen[i] == kind;
+    if (latch->failing && known) {
+        latch->kind = kind;
         latch->repeats++;
         if (latch->repeats % MM_REPEAT_SUMMARY_EVERY == 0)
             mm_log(log, level, "%s (still failing, %lu times in a row)", buf, latch->repeats + 1);
         return;
     }
+    if (latch->n_seen < MM_LATCH_KINDS)
+        latch->seen[latch->n_seen++] = kind;
     latch->kind = kind;
+    if (!latch->failing)
+        latch->repeats = 0;
+    else
+        latch->repeats++;
     latch->failing = 1;
-    latch->repeats = 0;
     log_message(log, level, buf);
 }
 
@@ -65,4 +77,5 @@ void mm_latch_ok(struct mm_error_latch *latch, const struct mm_logger *log, cons
     mm_log(log, MM_LOG_INFO, "%s recovered after %lu failed gather(s)", what, latch->repeats + 1);
     latch->failing = 0;
     latch->repeats = 0;
+    latch->n_seen = 0;
 }

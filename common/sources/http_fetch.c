@@ -2,6 +2,7 @@
 #include "sources/http_fetch.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <curl/curl.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/number.h"
 
@@ -108,6 +110,30 @@ void mm_http_redact_url(const char *url, char *out, size_t out_len)
     snprintf(out, out_len, "%.*s***@%s", (int)(authority - url), url, at + 1);
 }
 
+/* OpenSSL opens and reads CACert inside the transfer, where nothing can
+ * interrupt it: a FIFO would block the open forever, /dev/zero or a huge
+ * file would be read for as long as it lasts. Only a regular file of a
+ * CA bundle's size is handed over (checked before every fetch: the file
+ * may change). Returns 0 or -1 with the reason in why. */
+static int check_ca_file(const char *path, char *why, size_t why_len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(why, why_len, "CACert \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, why_len, "CACert \"%s\" is not a regular file", path);
+        return -1;
+    }
+    if (st.st_size > MM_HTTP_CA_MAX_BYTES) {
+        snprintf(why, why_len, "CACert \"%s\" is larger than %d MiB, not a CA bundle", path,
+                 MM_HTTP_CA_MAX_BYTES >> 20);
+        return -1;
+    }
+    return 0;
+}
+
 static int setup_handle(struct mm_http *http, const struct mm_http_options *opt)
 {
     if (!http->curl) {
@@ -202,6 +228,11 @@ int mm_http_get(struct mm_http *http, const struct mm_http_options *opt, char *e
     if (http->body)
         http->body[0] = '\0';
 
+    char ca_why[512];
+    if (opt->ca_cert && check_ca_file(opt->ca_cert, ca_why, sizeof(ca_why)) != 0) {
+        snprintf(err, err_len, "%s: %s", url, ca_why);
+        return MM_HTTP_FAIL_CA_FILE;
+    }
     if (setup_handle(http, opt) != 0) {
         snprintf(err, err_len, "%s: cannot create a curl handle", url);
         return MM_HTTP_FAIL_INTERNAL;

@@ -52,6 +52,10 @@ void mm_http_free(struct mm_http *http);
 #define MM_HTTP_FAIL_TOO_BIG 2000
 #define MM_HTTP_FAIL_INTERNAL 2001
 #define MM_HTTP_FAIL_CANCELLED 2002
+#define MM_HTTP_FAIL_CA_FILE 2003 /* CACert missing, not a regular file, or too big */
+
+/* The largest CACert accepted (Debian's whole bundle is about 200 KB). */
+#define MM_HTTP_CA_MAX_BYTES (16 * 1024 * 1024)
 
 /* GETs opt->url. On success (HTTP 200, body within the cap) returns 0 with the body in http->body[0..len) (NUL-terminated).
  * Otherwise returns the kind of failure (> 0) and writes a one-line reason

@@ -70,10 +70,11 @@ static const struct mm_summary_rule mtg_rules[] = {
 };
 
 /* telemt: per user. Handshake failures = rejected connections (bad secret,
- * bad TLS, ...); its handshake timeouts stay raw: a rejected client being
- * masked can also run into the timeout, and would count twice. The per-user unique IPs do not add up to the instance's (one address may
- * use two users): no instance row. Upstream readiness is on its JSON API
- * (/v1/health/ready), not on this page. */
+ * bad TLS, ...); its handshake timeouts stay raw: its source does not rule
+ * out that a rejected client being masked also times out, which would count
+ * it twice. Per-user unique IPs do not add up to the instance's (one
+ * address may use two users): no instance row. Upstream readiness is on its
+ * JSON API (/v1/health/ready), not on this page. */
 static const struct mm_summary_rule telemt_rules[] = {
     { MM_SUMMARY_CLIENTS, { "user_connections_current" }, "user_connections_current", NULL, NULL, NULL, NULL, 0 },
     { MM_SUMMARY_ACCEPTED, { "connections_total" }, "user_connections_total", NULL, NULL, NULL, NULL, 0 },
@@ -115,7 +116,7 @@ const struct mm_implementation mm_impl_mtproxy_stats = {
     "mtproxy", { "mtproxy_stats", "stats" }, NULL, NULL, { NULL }, ROWS(mtproxy_rules)
 };
 const struct mm_implementation mm_impl_teleproxy_stats = {
-    "teleproxy", { "teleproxy", "teleproxy" }, NULL, "secret", { NULL }, ROWS(teleproxy_stats_rules)
+    "teleproxy", { "teleproxy_stats", "teleproxy_stats" }, NULL, "secret", { NULL }, ROWS(teleproxy_stats_rules)
 };
 const struct mm_implementation mm_impl_teleproxy = {
     "teleproxy", { "teleproxy", "teleproxy" }, "teleproxy_", "secret",

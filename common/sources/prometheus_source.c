@@ -124,6 +124,8 @@ static bool labels_fit(const struct mm_prom_page *page, const struct mm_prom_sam
     return true;
 }
 
+_Static_assert(MM_LABEL_MAX == 8, "add_series passes up to 8 label pairs");
+
 /* Adds one series; secret_value replaces the secret label's value. */
 static bool add_series(struct mm_snapshot *snap, const struct mm_prom_page *page, const struct mm_prom_sample *s,
                        const char *name, enum mm_kind kind, double value, const char *secret_label,

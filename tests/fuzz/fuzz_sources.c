@@ -6,6 +6,7 @@
  * secrets per summary field, and a -1 always says why. First byte: which
  * content type the body comes with. Seeds: tests/fixtures and
  * tests/fixtures/peers. */
+/* fuzz-weight: 4 (a new parser: four times the time in `make fuzz`, see run_fuzz.py) */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

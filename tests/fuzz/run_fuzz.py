@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """run_fuzz.py - seeds, runs and replays the libFuzzer targets in build/fuzz/.
 
-  run_fuzz.py run [SECONDS]   each target for SECONDS (default $FUZZ_SECONDS or 30) on a corpus in
+  run_fuzz.py run [SECONDS]   each target (every tests/fuzz/fuzz_*.c) for SECONDS (default
+                              $FUZZ_SECONDS or 30) times its fuzz-weight, on a corpus in
                               build/fuzz/corpus/<target> seeded from tests/fixtures and
                               tests/fuzz/corpus/<target>; prints executions, cov and ft per target.
                               Crashes land in build/fuzz/crashes/<target>/: copy each into
                               tests/fuzz/corpus/<target>/ (after the fix) so `replay` keeps it.
+  run_fuzz.py keep            merges what `run` found into tests/fuzz/corpus/<target> with
+                              libFuzzer's -merge=1: only inputs that add coverage are kept, so the
+                              kept corpus stays small; commit it (`make fuzz-keep` after `make fuzz`).
   run_fuzz.py replay          every seed and every kept crash file through each target once
                               (-runs=0): what `make test` does. Exit 1 on any failure.
 """
@@ -20,8 +24,17 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 FUZZ = os.path.join(BUILD, "fuzz")
-TARGETS = ["stats_parser", "line_protocol", "json_output", "sockdiag", "procfs", "procnet",
-           "options", "netmask", "state_file", "prometheus_text", "number", "sources"]
+# Every tests/fuzz/fuzz_<target>.c is a target: a new parser's target is run and replayed without
+# touching this file. A line "fuzz-weight: N" in the target's source runs it N times as long in
+# `run` (the newest parsers get the most time).
+TARGETS = sorted(os.path.basename(p)[len("fuzz_"):-len(".c")]
+                 for p in glob.glob(os.path.join(ROOT, "tests", "fuzz", "fuzz_*.c")))
+
+
+def weight(target):
+    with open(os.path.join(ROOT, "tests", "fuzz", "fuzz_%s.c" % target), errors="replace") as f:
+        m = re.search(r"fuzz-weight:\s*(\d+)", f.read())
+    return int(m.group(1)) if m else 1
 FIX = os.path.join(ROOT, "tests", "fixtures")
 ENV = dict(os.environ,
            ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0",
@@ -116,6 +129,7 @@ def binary(target):
 def run(seconds):
     rows, bad = [], 0
     for t in TARGETS:
+        secs = seconds * weight(t)
         corpus = os.path.join(FUZZ, "corpus", t)
         crashes = os.path.join(FUZZ, "crashes", t)
         os.makedirs(corpus, exist_ok=True)
@@ -123,7 +137,7 @@ def run(seconds):
         dirs = [corpus, seed_dir(t)] + ([kept_dir(t)] if os.path.isdir(kept_dir(t)) else [])
         log = os.path.join(FUZZ, t + ".log")
         with open(log, "w") as f:
-            rc = subprocess.call([binary(t), "-max_total_time=%d" % seconds, "-timeout=10",
+            rc = subprocess.call([binary(t), "-max_total_time=%d" % secs, "-timeout=10",
                                   "-rss_limit_mb=2048", "-max_len=65536", "-close_fd_mask=1",
                                   "-artifact_prefix=%s/" % crashes, "-print_final_stats=1"] + dirs,
                                  stdout=f, stderr=subprocess.STDOUT, env=ENV, cwd=FUZZ)
@@ -133,10 +147,31 @@ def run(seconds):
         c, ft = cov[-1] if cov else ("?", "?")
         status = "ok" if rc == 0 else "CRASH (rc %d, see %s)" % (rc, log)
         bad += rc != 0
-        rows.append("%-14s %10s execs  cov %5s  ft %6s  %s" % (t, execs[-1] if execs else "?", c, ft, status))
+        rows.append("%-16s %4ds %10s execs  cov %5s  ft %6s  %s"
+                    % (t, secs, execs[-1] if execs else "?", c, ft, status))
         print(rows[-1])
         sys.stdout.flush()
     return 1 if bad else 0
+
+
+def keep():
+    """build/fuzz/corpus/<target> -> tests/fuzz/corpus/<target>, only what adds coverage."""
+    for t in TARGETS:
+        found = os.path.join(FUZZ, "corpus", t)
+        if not os.path.isdir(found) or not os.listdir(found):
+            print("fuzz keep %-16s nothing found (run first)" % t)
+            continue
+        kept = kept_dir(t)
+        os.makedirs(kept, exist_ok=True)
+        before = len(os.listdir(kept))
+        p = subprocess.run([binary(t), "-merge=1", "-close_fd_mask=1", "-max_len=65536", kept, found],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, cwd=FUZZ, timeout=1800)
+        if p.returncode != 0:
+            print(p.stdout.decode(errors="replace")[-3000:])
+            return 1
+        print("fuzz keep %-16s %4d -> %4d inputs in %s" % (t, before, len(os.listdir(kept)),
+                                                            os.path.relpath(kept, ROOT)))
+    return 0
 
 
 def replay():
@@ -158,5 +193,7 @@ if __name__ == "__main__":
     os.makedirs(FUZZ, exist_ok=True)
     if len(sys.argv) > 1 and sys.argv[1] == "replay":
         sys.exit(replay())
+    if len(sys.argv) > 1 and sys.argv[1] == "keep":
+        sys.exit(keep())
     secs = int(sys.argv[2]) if len(sys.argv) > 2 else int(os.environ.get("FUZZ_SECONDS", "30"))
     sys.exit(run(secs))

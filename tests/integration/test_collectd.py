@@ -115,7 +115,9 @@ class CollectdPlugin(unittest.TestCase):
                 and 'type_instance = %s,' % type_instance in l]
 
     def test_down_up_down_notifies_once_per_transition(self):
-        fast = '  Interval 0.25\n  Timeout 200\n'
+        # Timeout well above what a loaded host needs for a loopback page: a slow read of an 'ok'
+        # page would be a real (if unwanted) down/up pair of notifications
+        fast = '  Interval 0.5\n  Timeout 400\n'
         with StatsServer(static=True, fixture=FIXTURE_A) as srv, \
                 StatsServer(static=True, fixture=FIXTURE_B) as other:
             conf = ('<Instance "main">\n  URL "%s"\n%s</Instance>\n' % (srv.url, fast)
@@ -126,7 +128,10 @@ class CollectdPlugin(unittest.TestCase):
                 for mode, want in (('refuse', 0.0), ('ok', 1.0), ('refuse', 0.0)):
                     srv.set_mode(mode)
                     cd.wait_for('mtproxy-main/gauge-up', pred=up(want))
-                    time.sleep(1.0)  # four more reads in the same state: no repeated notification
+                    # three more reads in the same state (polled): no repeated notification
+                    seen = len(cd.csv_rows('mtproxy-main/gauge-up'))
+                    self.assertTrue(wait_until(lambda: len(cd.csv_rows('mtproxy-main/gauge-up')) >= seen + 3,
+                                               15, 0.1))
                 log = cd.log_text()
         failures = self.notifications(log, 'FAILURE', 'up')
         self.assertEqual(len(failures), 2, log)

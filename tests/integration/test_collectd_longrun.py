@@ -1,7 +1,13 @@
 """collectd with one instance per stats-server mode for 500 intervals: still running, reading on
 schedule (no back-off), RSS flat.
 
-Interval 0.05 (collectd takes fractional intervals) keeps 500 intervals at about 25 s."""
+Interval 0.05 (collectd takes fractional intervals) keeps 500 intervals at about 25 s.
+
+Memory is measured as RSS with one malloc arena (MALLOC_ARENA_MAX=1): collectd's read threads each get
+an arena of their own from glibc, and under CPU contention (a loaded host) new arenas appear and RSS
+grows by a megabyte or more without any leak (collectd without our plugin grows as much). With one
+arena RSS follows the heap. Leaks themselves are checked by heap accounting: valgrind in test_leaks.py,
+LSan in the sanitized pass of `make test`."""
 import os
 import sys
 import time
@@ -40,7 +46,7 @@ class CollectdLongRun(unittest.TestCase):
             conf = ('CollectProcess false\nCollectSockets false\n' +
                     ''.join('<Instance "%s">\n  URL "%s"\n  Interval %s\n  Timeout "40ms"\n</Instance>\n'
                             % (instance_name(m), s.url, INTERVAL) for m, s in zip(MODES, servers)))
-            with Collectd(conf) as cd:
+            with Collectd(conf, env=dict(os.environ, MALLOC_ARENA_MAX='1')) as cd:
                 pid = cd.proc.pid
                 up = {m: 'mtproxy-%s/gauge-up' % instance_name(m) for m in MODES}
 
@@ -66,8 +72,10 @@ class CollectdLongRun(unittest.TestCase):
                             ' '.join('%s=%d' % (m, counts[m]) for m in MODES)))
         expected = elapsed / INTERVAL
         for m in MODES:
-            # on schedule: no back-off (collectd's would stop reads for 4 s, 8 s, ...)
-            self.assertGreaterEqual(counts[m], 0.85 * expected, (m, counts, expected))
+            # on schedule: no back-off. collectd's back-off doubles the wait after every failed read
+            # (0.1 s, 0.2 s ... 12.8 s): about 10 reads in these 22 s instead of 450. Half the schedule
+            # tells the two apart even on a loaded host, where reads come late but come.
+            self.assertGreaterEqual(counts[m], 0.5 * expected, (m, counts, expected))
         self.assertNotIn('read-function of the plugin', log)
         self.assertLess(rss_500 - rss_50, 1024, 'RSS grew from %d to %d KiB' % (rss_50, rss_500))
         self.assertEqual(values['ok'], 1.0)

@@ -7,7 +7,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import FIXTURES_DIR, HOSTNAME, Collectd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import FIXTURES_DIR, HOSTNAME, Collectd, StatsServer, wait_until  # noqa: E402
 from execd import parse_fixture  # noqa: E402
 
 FIXTURE = 'stats-upstream-with-clients-M1.txt'
@@ -32,11 +32,10 @@ def samples(text):
 class CollectdPrometheus(unittest.TestCase):
     def test_write_prometheus_exports_mtproxy_metrics(self):
         fx = parse_fixture(os.path.join(FIXTURES_DIR, FIXTURE))
-        port = free_port()
-        extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
         with StatsServer(static=True, fixture=FIXTURE) as srv:
             conf = '<Instance "main">\n  URL "%s"\n  Timeout "500ms"\n</Instance>\n' % srv.url
-            with Collectd(conf, extra_conf=extra) as cd:
+            with Collectd(conf, prometheus=True) as cd:
+                port = cd.prometheus_port
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 time.sleep(1.2)  # a second read: DERIVE values are in the cache too
                 got = {}

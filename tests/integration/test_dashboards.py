@@ -22,7 +22,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT_DIR, Collectd, Influxd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import ROOT_DIR, Collectd, Influxd, StatsServer, wait_until  # noqa: E402
 from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 from test_process_fronts import FakeProxy  # noqa: E402
@@ -219,15 +219,14 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
 
     def test_prometheus_dashboard_selectors(self):
         dash = load(PROM_DASH)
-        port = free_port()
-        extra = 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
         with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, \
                 StatsServer(static=True, fixture=PEERS_PAGE, path='*') as psrv:
             conf = ('<Instance "main">\n  URL "%s"\n%s  ClientPort %d\n  IncludeLocal true\n'
                     '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
             conf += ('<Instance "peers">\n  URL "%s/metrics"\n  CollectProcess false\n  CollectSockets false\n'
                      '</Instance>\n' % psrv.base_url)
-            with Collectd(conf, extra_conf=extra) as cd:
+            with Collectd(conf, prometheus=True) as cd:
+                port = cd.prometheus_port
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
                 cd.wait_for('mtproxy-main/derive-stats-tot_forwarded_queries', timeout=10,
                             pred=lambda v: v['value'] == v['value'])  # a second read: rates are there

@@ -7,6 +7,7 @@ The chosen behaviour per case is documented in docs/faults.md."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import ROOT_DIR, Collectd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import ROOT_DIR, Collectd, StatsServer, wait_until  # noqa: E402
 from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
@@ -89,52 +90,52 @@ class TelegrafFaults(unittest.TestCase):
                 self.assertTrue(any(w in stats_logs[0] for w in words), stats_logs[0])
 
     def test_every_stats_server_fault(self):
-        port = free_port()
         fake = FakeProxy()
-        fake.args += ['-l', str(port)]
+        fake.args += ['-l', '0']   # the fake binds a port of its own and reports it
         with fake:
+            port = fake.info['listen_port']
             for mode in MATRIX:
                 with self.subTest(mode=mode):
                     self.check_mode(mode, fake, port)
 
     def test_proxy_vanishing_mid_gather(self):
-        """The proxy tree is killed and restarted while gathers run back to back: every gather
-        completes, processes go 5 -> 0 -> 5, nothing crashes."""
+        """The proxy tree is killed (SIGKILL of the master, its workers follow) while gathers run back
+        to back, then restarted: every gather completes, processes go 5 -> 0 -> 5, nothing crashes.
+        Each phase is polled with a deadline, so a slow host only makes it slower."""
         with StatsServer(mode='refuse') as srv:
-            fake = FakeProxy(workers=4, threads=8)
-            fake.start()
-            ex = Execd(['--url', srv.url, '--timeout', '200ms'] + fake.execd_args()).start()
+            fake = FakeProxy(workers=4, threads=8).start()
             box = {'fake': fake}
+            ex = Execd(['--url', srv.url, '--timeout', '200ms'] + fake.execd_args()).start()
+            counts = []
+
+            def processes():
+                for l in ex.tick(timeout=5):
+                    if l.startswith('mtproxy_process,') and 'role=all' in l:
+                        counts.append(parse_line(l)[2].get('processes'))
+                        return counts[-1]
+                return None
 
             def chaos():
-                time.sleep(1.0)
-                box['fake'].proc.kill()  # SIGKILL of the master; the workers follow it
+                box['fake'].proc.kill()
                 box['fake'].proc.wait(5)
-                time.sleep(1.0)
+            th = threading.Thread(target=chaos)
+            try:
+                self.assertTrue(wait_until(lambda: processes() == 5, 20, 0), counts)
+                th.start()      # killed while the next gathers run
+                self.assertTrue(wait_until(lambda: processes() == 0, 20, 0), counts)
+                th.join()
                 new = FakeProxy(workers=4, threads=8)
                 new.args[new.args.index('-P') + 1] = new.pidfile = fake.pidfile
                 box['fake'] = new.start()
-
-            th = threading.Thread(target=chaos)
-            try:
-                counts = []
-                th.start()
-                deadline = time.monotonic() + 3.5
-                while time.monotonic() < deadline:
-                    for l in ex.tick(timeout=5):
-                        if l.startswith('mtproxy_process,') and 'role=all' in l:
-                            counts.append(parse_line(l)[2].get('processes'))
-                th.join()
-                self.assertIn(0, counts)
-                self.assertEqual(counts[0], 5)
-                self.assertEqual(counts[-1], 5)
+                self.assertTrue(wait_until(lambda: processes() == 5, 20, 0), counts)
                 self.assertIsNone(ex.proc.poll())
                 crash = [l for l in ex.stderr_lines if 'Sanitizer' in l or 'Segmentation' in l]
                 self.assertEqual(crash, [])
             finally:
                 ex.stop()
-                th.join()
-                box['fake'].stop()
+                if th.is_alive():
+                    th.join()
+                box['fake'].kill()
 
     def test_proc_unreadable_as_nobody(self):
         """Run as nobody: the proxy's /proc/PID/fd and io are unreadable; the gather reports what it
@@ -169,8 +170,11 @@ class TelegrafFaults(unittest.TestCase):
         tmp = tempfile.mkdtemp(prefix='mtpm-geo-')
         db = os.path.join(tmp, 'geo.mmdb')
         try:
-            with StatsServer(mode='ok') as srv:
-                ex = Execd(['--url', srv.url, '--geoip', db, '--client-port', str(free_port())]).start()
+            with StatsServer(mode='ok') as srv, socket.socket() as lsock:
+                lsock.bind(('127.0.0.1', 0))   # a client port of our own: nobody else's connections
+                lsock.listen()
+                ex = Execd(['--url', srv.url, '--geoip', db, '--client-port',
+                            str(lsock.getsockname()[1])]).start()
                 try:
                     b = ex.tick()  # missing
                     self.assertEqual(health(b)['up'], 1)
@@ -208,12 +212,12 @@ class CollectdFaults(unittest.TestCase):
     def test_every_stats_server_fault_in_one_collectd(self):
         """One collectd, one instance per fault: every instance keeps reading on schedule, up tells
         the truth, process and connection values still come, one log line per instance."""
-        port = free_port()
         fake = FakeProxy()
-        fake.args += ['-l', str(port)]
+        fake.args += ['-l', '0']
         servers = {}
         try:
             fake.start()
+            port = fake.info['listen_port']
             blocks = []
             for mode in MATRIX:
                 servers[mode] = StatsServer(mode=mode).start()
@@ -232,7 +236,11 @@ class CollectdFaults(unittest.TestCase):
                         v = cd.wait_for('mtproxy-%s/ps_count-all' % name, timeout=10)
                         self.assertEqual(v['processes'], 3)
                         cd.wait_for('mtproxy-%s/tcp_connections-client-LISTEN' % name, timeout=10)
-                time.sleep(3.2)  # two more intervals of failing reads
+                # two more reads of every instance (polled: a slow host only takes longer)
+                seen = {m: len(cd.csv_rows('mtproxy-f%s/gauge-up' % re.sub(r'[^a-z0-9]', '', m))) for m in MATRIX}
+                self.assertTrue(wait_until(lambda: all(
+                    len(cd.csv_rows('mtproxy-f%s/gauge-up' % re.sub(r'[^a-z0-9]', '', m))) >= seen[m] + 2
+                    for m in MATRIX), 20, 0.2))
                 self.assertTrue(cd.alive())
                 log = cd.log_text()
                 for mode, (up, words) in MATRIX.items():

@@ -11,11 +11,13 @@ one log line, the rest of the gather reported), through mtproxy-telegraf and the
   ProxyKilled    the proxy's process tree killed in the middle of a gather
 
 The measured bounds are printed (`bound: ...` lines) and summarised in docs/faults.md."""
+import contextlib
 import fcntl
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -248,6 +250,352 @@ class ExecdLoop(unittest.TestCase):
         self.assertIn('--interval', warnings[0])
         self.assertNotIn('no gather requested', warnings[1])
         self.assertNotIn('no gather requested', warnings[2])
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_process_fronts import FakeProxy  # noqa: E402
+
+TIMEOUT = 1.0
+# mode -> (up, words one of which the single log line holds)
+PAGE_FAULTS = {
+    'silent': (0, ['timed out']),      # accepted, never read
+    'hang': (0, ['timed out']),        # read, never answered
+    'drip': (0, ['timed out']),        # 1 byte/s
+    'continue': (0, ['timed out']),    # 100 Continue every 0.1 s, forever
+    'headers': (0, ['timed out']),     # header lines forever
+    'worst-over': (0, ['larger than 1048576']),
+}
+
+
+def instance_of(mode):
+    return 'h' + re.sub(r'[^a-z0-9]', '', mode)
+
+
+class StatsPage(unittest.TestCase):
+    """Each gather ends within --timeout (+ the host's slack), up tells the truth, the failure is one log
+    line, the process and connection groups still come; SIGTERM ends a gather stuck in any of them."""
+
+    def test_telegraf(self):
+        fake = FakeProxy()
+        fake.args += ['-l', '0']
+        with fake:
+            port = fake.info['listen_port']
+            for mode, (up, words) in PAGE_FAULTS.items():
+                with self.subTest(mode=mode), StatsServer(mode=mode) as srv:
+                    ex = Execd(['--url', srv.url, '--timeout', '%gs' % TIMEOUT, '--client-port', str(port)]
+                               + fake.execd_args()).start()
+                    try:
+                        walls = []
+                        for _ in range(3):
+                            t0 = time.monotonic()
+                            batch = ex.tick(timeout=TIMEOUT + 10)
+                            walls.append(time.monotonic() - t0)
+                            h = health(batch)
+                            self.assertEqual(h['up'], up, batch)
+                            self.assertLessEqual(h['scrape_duration_seconds'], TIMEOUT + 0.5)
+                            roles = {parse_line(l)[1]['role']: parse_line(l)[2]
+                                     for l in batch if l.startswith('mtproxy_process,')}
+                            self.assertEqual(roles['all']['processes'], 3, batch)
+                            self.assertTrue([l for l in batch if l.startswith('mtproxy_connections,')], batch)
+                        logs = [l for l in ex.stderr_lines if srv.url in l]
+                        self.assertEqual(len(logs), 1, ex.stderr_lines)
+                        self.assertTrue(any(w in logs[0] for w in words), logs)
+                        # SIGTERM while the next gather is stuck in the same fault
+                        before = srv.log_text().count('/stats')
+                        ex.trigger()
+                        if mode != 'silent':
+                            self.assertTrue(wait_until(lambda: srv.log_text().count('/stats') > before, 5))
+                        else:
+                            time.sleep(0.3)
+                        t0 = time.monotonic()
+                        ex.proc.send_signal(signal.SIGTERM)
+                        rc = ex.proc.wait(10)
+                        term = time.monotonic() - t0
+                    finally:
+                        ex.stop()
+                    bound('stats page %s (telegraf, --timeout 1s)' % mode, gather='%.2f-%.2fs' % (min(walls), max(walls)),
+                          up=up, log_lines=len(logs), sigterm_mid_gather='%.3fs' % term)
+                    self.assertEqual(rc, 0)
+                    self.assertLess(term, SIGTERM_BOUND)
+                    self.assertLess(max(walls), TIMEOUT + 2.0)
+
+    def test_collectd(self):
+        servers = {}
+        fake = FakeProxy()
+        fake.args += ['-l', '0']
+        try:
+            fake.start()
+            blocks = []
+            for mode in PAGE_FAULTS:
+                servers[mode] = StatsServer(mode=mode).start()
+                blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout "%gs"\n  ClientPort %d\n%s</Instance>\n'
+                              % (instance_of(mode), servers[mode].url, TIMEOUT, fake.info['listen_port'],
+                                 fake.conf()))
+            with Collectd(''.join(blocks), interval=1.5) as cd:
+                for mode, (up, words) in PAGE_FAULTS.items():
+                    with self.subTest(mode=mode):
+                        name = instance_of(mode)
+                        cd.wait_for('mtproxy-%s/gauge-up' % name, timeout=15, pred=lambda v, up=up: v['value'] == up)
+                        self.assertTrue(wait_until(lambda: len(cd.csv_rows('mtproxy-%s/gauge-up' % name)) >= 3, 20))
+                        d = max(r['value'] for r in cd.csv_rows('mtproxy-%s/gauge-scrape_duration_seconds' % name))
+                        self.assertLessEqual(d, TIMEOUT + 0.5)
+                        self.assertEqual(cd.wait_for('mtproxy-%s/ps_count-all' % name)['processes'], 3)
+                        bound('stats page %s (collectd, Timeout 1s)' % mode, longest_read='%.2fs' % d, up=up)
+                self.assertTrue(cd.alive())
+                log = cd.log_text()
+            for mode, (up, words) in PAGE_FAULTS.items():
+                lines = [l for l in log.splitlines() if servers[mode].url in l and 'Notification' not in l]
+                self.assertEqual(len(lines), 1, (mode, lines))
+                self.assertTrue(any(w in lines[0] for w in words), lines)
+            self.assertNotIn('read-function of the plugin', log)
+        finally:
+            for s in servers.values():
+                s.stop()
+            fake.kill()
+
+    def test_worst_body_at_the_cap(self):
+        """The most costly body a cap admits (distinct 1-5 character keys, one tiny line each), at the
+        default cap (1 MiB) and at 16 MiB: the gather's time and the peak memory stay bounded, the
+        page's fate is said in one line."""
+        for cap in (1 << 20, 16 << 20):
+            with self.subTest(cap=cap), StatsServer(mode='worst', cap=cap) as srv:
+                ex = Execd(['--url', srv.url, '--timeout', '20s', '--max-body-size', str(cap),
+                            '--collect-sockets=false']).start()
+                try:
+                    rss0 = peak_rss_kib(ex.proc.pid)
+                    durations = []
+                    for _ in range(3):
+                        h = health(ex.tick(timeout=60))
+                        durations.append(h['scrape_duration_seconds'])
+                    rss = peak_rss_kib(ex.proc.pid)
+                    logs = [l for l in ex.stderr_lines if srv.url in l]
+                finally:
+                    ex.stop()
+                bound('worst body of %d MiB at the cap' % (cap >> 20), scrape='%.2fs' % max(durations),
+                      peak_rss='%d KiB (+%d)' % (rss, rss - rss0), up=h['up'], log_lines=len(logs))
+                self.assertLess(max(durations), 5.0)
+                self.assertLess(rss - rss0, 8 * (cap >> 10) + 32 * 1024)
+                self.assertLessEqual(len(logs), 1, ex.stderr_lines)
+                if not h['up']:
+                    self.assertEqual(len(logs), 1)
+
+
+KINDS = ('fifo', 'directory', 'dev-zero', 'sparse-2g', 'vanishing')
+MMDB_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'write_test_mmdb.py')
+
+
+def hostile_path(tmp, option, kind, good=None):
+    """A path for option of the given kind; 'vanishing' is a good file (good bytes) the test removes."""
+    path = os.path.join(tmp, '%s-%s' % (option, kind))
+    if kind == 'fifo':
+        os.mkfifo(path)
+    elif kind == 'directory':
+        os.mkdir(path)
+    elif kind == 'dev-zero':
+        return '/dev/zero'
+    elif kind == 'sparse-2g':
+        with open(path, 'wb') as f:
+            f.truncate(2 << 30)
+    else:
+        with open(path, 'wb') as f:
+            f.write(good)
+    return path
+
+
+class HostilePaths(unittest.TestCase):
+    """Every path option pointing at a FIFO, a directory, /dev/zero, a 2 GB sparse file or a file that
+    vanishes between gathers: no gather blocks or reads for long, the rest of the gather is reported,
+    the path's trouble is said once (and its recovery once)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which('openssl'):
+            raise unittest.SkipTest('openssl missing')
+        cls.tmp = tempfile.mkdtemp(prefix='mtpm-hostile-')
+        cls.cert = os.path.join(cls.tmp, 'cert.pem')
+        cls.key = os.path.join(cls.tmp, 'key.pem')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+                        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                        '-keyout', cls.key, '-out', cls.cert], check=True, capture_output=True)
+        cls.mmdb = os.path.join(cls.tmp, 'good.mmdb')
+        subprocess.run([sys.executable, MMDB_TOOL, cls.mmdb], check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix='mtpm-paths-', dir=self.tmp)
+
+    @contextlib.contextmanager
+    def proxy(self):
+        """A fake proxy listening on a port of its own with one client connected: the socket table has
+        a client to count and to look up in the GeoIP database."""
+        fake = FakeProxy()
+        fake.args += ['-l', '0']
+        with fake, socket.create_connection(('127.0.0.1', fake.info['listen_port'])):
+            yield fake
+
+    def good(self, option, fake):
+        if option == 'pidfile':
+            return b'%d\n' % fake.proc.pid
+        with open(self.cert if option == 'ca-cert' else self.mmdb, 'rb') as f:
+            return f.read()
+
+    def test_telegraf(self):
+        from test_security import TinyServer
+        with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
+            for option in ('pidfile', 'geoip', 'ca-cert'):
+                for kind in KINDS:
+                    with self.subTest(option=option, kind=kind):
+                        path = hostile_path(self.dir, option, kind, self.good(option, fake))
+                        url = tls.url if option == 'ca-cert' else srv.url
+                        args = ['--url', url, '--timeout', '%gs' % TIMEOUT, '--%s' % option, path]
+                        args += ['--process-name', fake.name] if option == 'pidfile' else fake.execd_args()
+                        args += ['--include-local']   # the client below is on loopback: look it up
+                        ex = Execd(args).start()
+                        walls, ups, procs = [], [], []
+                        try:
+                            for i in range(4):
+                                if kind == 'vanishing' and i == 1:
+                                    os.unlink(path)
+                                if kind == 'vanishing' and i == 3:
+                                    with open(path, 'wb') as f:
+                                        f.write(self.good(option, fake))
+                                t0 = time.monotonic()
+                                batch = ex.tick(timeout=30)
+                                walls.append(time.monotonic() - t0)
+                                ups.append(health(batch)['up'])
+                                procs.append({parse_line(l)[1]['role']: parse_line(l)[2] for l in batch
+                                              if l.startswith('mtproxy_process,')}.get('all', {}).get('processes'))
+                                self.assertTrue([l for l in batch if l.startswith('mtproxy_connections,')])
+                            rc, secs, how = ex.close_stdin()
+                            said = [l for l in ex.stderr_lines if l.startswith(('E! ', 'W! '))
+                                    and (path in l or 'CACert' in l)]
+                        finally:
+                            ex.stop()
+                        bound('%s -> %s (telegraf)' % (option, kind), gather='<= %.2fs' % max(walls),
+                              up=ups, processes=procs, lines=len(said))
+                        self.assertEqual((rc, how), (0, 'eof'))
+                        self.assertLess(max(walls), TIMEOUT + 2.0)
+                        # the process group is reported in every gather (how a PidFile that is no use
+                        # weighs against the name is process discovery's rule, docs/process-metrics.md)
+                        self.assertTrue(all(isinstance(p, int) for p in procs), procs)
+                        if option != 'pidfile':
+                            self.assertEqual(procs, [3] * 4)
+                        if option == 'ca-cert':
+                            self.assertEqual(ups, [1, 0, 0, 1] if kind == 'vanishing' else [0] * 4)
+                        else:
+                            self.assertEqual(ups, [1] * 4)
+                        # said once; a vanishing PidFile may go unmentioned (the proxy is known by then)
+                        self.assertLessEqual(len(said), 1, ex.stderr_lines)
+                        if not (option == 'pidfile' and kind == 'vanishing'):
+                            self.assertEqual(len(said), 1, ex.stderr_lines)
+
+    def test_collectd(self):
+        from test_security import TinyServer
+        with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
+            blocks, paths = [], {}
+            spelling = {'pidfile': 'PidFile', 'geoip': 'GeoIPDatabase', 'ca-cert': 'CACert'}
+            for option in spelling:
+                for kind in KINDS:
+                    name = 'p' + re.sub(r'[^a-z0-9]', '', option + kind)
+                    path = paths[name] = hostile_path(self.dir, option, kind, self.good(option, fake))
+                    url = tls.url if option == 'ca-cert' else srv.url
+                    ident = '  ProcessName "%s"\n' % fake.name if option == 'pidfile' else fake.conf()
+                    ident += '  IncludeLocal true\n' 
+                    blocks.append('<Instance "%s">\n  URL "%s"\n  Timeout "%gs"\n  %s "%s"\n%s</Instance>\n'
+                                  % (name, url, TIMEOUT, spelling[option], path, ident))
+            with Collectd(''.join(blocks), interval=1.5) as cd:
+                def rows(name):
+                    return len(cd.csv_rows('mtproxy-%s/gauge-up' % name))
+                self.assertTrue(wait_until(lambda: all(rows(n) >= 2 for n in paths), 30, 0.2), cd.log_text()[-3000:])
+                for name, path in paths.items():
+                    if name.endswith('vanishing'):
+                        os.unlink(path)
+                seen = {n: rows(n) for n in paths}
+                self.assertTrue(wait_until(lambda: all(rows(n) >= seen[n] + 3 for n in paths), 30, 0.2))
+                for name in paths:
+                    with self.subTest(instance=name):
+                        up = cd.getval('mtproxy-%s/gauge-up' % name)['value']
+                        self.assertEqual(up, 0 if name.startswith('pcacert') else 1, name)
+                        procs = cd.getval('mtproxy-%s/ps_count-all' % name)['processes']
+                        if not name.startswith('ppidfile'):
+                            self.assertEqual(procs, 3)
+                        d = max(r['value'] for r in cd.csv_rows('mtproxy-%s/gauge-scrape_duration_seconds' % name))
+                        self.assertLess(d, TIMEOUT + 0.5)
+                self.assertTrue(cd.alive())
+                log = cd.log_text()
+            for name, path in paths.items():
+                lines = [l for l in log.splitlines() if 'instance "%s"' % name in l and
+                         ('[error]' in l or '[warning]' in l) and (path in l or 'CACert' in l)]
+                with self.subTest(instance=name):
+                    self.assertLessEqual(len(lines), 1, lines)
+                    if name != 'ppidfilevanishing':
+                        self.assertEqual(len(lines), 1, lines)
+            bound('every path option x %s (collectd)' % '/'.join(KINDS), instances=len(paths),
+                  reads_kept_coming='yes', log_lines_per_instance=1)
+
+    def test_password_file_at_start(self):
+        """PasswordFile is read once at start: a bad one stops the start at once, in both fronts."""
+        for kind in KINDS:
+            with self.subTest(kind=kind):
+                path = hostile_path(self.dir, 'password', kind, b'pw\n')
+                if kind == 'vanishing':
+                    os.unlink(path)
+                t0 = time.monotonic()
+                r = subprocess.run([BINARY, '--once', '--user', 'u', '--password-file', path],
+                                   capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+                telegraf = time.monotonic() - t0
+                self.assertEqual(r.returncode, 2, r.stderr)
+                t0 = time.monotonic()
+                rc, log = collectd_check_config('<Instance "main">\n  User "u"\n  PasswordFile "%s"\n'
+                                                '</Instance>\n' % path)
+                collectd = time.monotonic() - t0
+                self.assertNotEqual(rc, 0, log)
+                self.assertIn('PasswordFile', log)
+                bound('PasswordFile -> %s' % kind, telegraf_exit_2='%.2fs' % telegraf, collectd_refused='%.2fs' % collectd)
+                self.assertLess(telegraf, 5)
+                self.assertLess(collectd, 10)
+
+
+class ProxyKilled(unittest.TestCase):
+    def test_killed_in_the_middle_of_a_gather(self):
+        """The proxy's tree is SIGKILLed while a gather waits on its (hanging) stats page: the gather
+        finishes at --timeout with up=0 and processes=0, nothing else is reported about the dead pids,
+        and the restarted proxy is found again."""
+        with StatsServer(mode='hang') as srv:
+            fake = FakeProxy(workers=4, threads=2).start()
+            box = {'fake': fake}
+            ex = Execd(['--url', srv.url, '--timeout', '%gs' % TIMEOUT] + fake.execd_args()).start()
+            try:
+                before = srv.log_text().count('mode=hang')
+                t0 = time.monotonic()
+                ex.trigger()
+                self.assertTrue(wait_until(lambda: srv.log_text().count('mode=hang') > before, 5))
+                fake.proc.kill()                 # mid-gather
+                fake.proc.wait(5)
+                batch = ex.tick(timeout=TIMEOUT + 10, trigger=False)
+                took = time.monotonic() - t0
+                roles = {parse_line(l)[1]['role']: parse_line(l)[2] for l in batch if l.startswith('mtproxy_process,')}
+                self.assertEqual(health(batch)['up'], 0)
+                self.assertEqual(roles['all']['processes'], 0, batch)
+                new = FakeProxy(workers=4, threads=2)
+                new.args[new.args.index('-P') + 1] = new.pidfile = fake.pidfile
+                box['fake'] = new.start()
+                srv.set_mode('ok')
+
+                def five():
+                    b = ex.tick(timeout=10)
+                    r = {parse_line(l)[1]['role']: parse_line(l)[2] for l in b if l.startswith('mtproxy_process,')}
+                    return r.get('all', {}).get('processes') == 5
+                self.assertTrue(wait_until(five, 20, 0))
+                self.assertIsNone(ex.proc.poll())
+            finally:
+                ex.stop()
+                box['fake'].kill()
+        bound('proxy SIGKILLed mid-gather (telegraf)', gather='%.2fs' % took, up=0, processes=0)
+        self.assertLess(took, TIMEOUT + 2.0)
 
 
 def tearDownModule():

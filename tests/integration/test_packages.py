@@ -20,7 +20,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import ROOT_DIR, Collectd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import ROOT_DIR, Collectd, StatsServer, listens_on, pick_port, wait_until  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 
 PACKAGES = ('collectd-mtproxy', 'telegraf-mtproxy')
@@ -294,13 +294,22 @@ class DebNewcomerPath(unittest.TestCase):
             self.addCleanup(self._restore, COLLECTD_SNIPPET, snippet)
             with open(COLLECTD_SNIPPET, 'w') as f:
                 f.write(snippet.replace('http://127.0.0.1:8888/stats', srv.url))
-            port = free_port()      # README: write_prometheus listens on 9103; a free port here
-            with open(PROM_SNIPPET, 'w') as f:
-                f.write('LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port)
             self.addCleanup(lambda: os.path.exists(PROM_SNIPPET) and os.unlink(PROM_SNIPPET))
             rrd_before = set(glob.glob('/var/lib/collectd/rrd/*')) | set(glob.glob('/var/lib/collectd/rrd/*/*'))
             self.addCleanup(self._remove_new_rrds, rrd_before)
-            proc = self._start_like_systemd()
+            for attempt in range(6):
+                # README: write_prometheus listens on 9103; here a port of its own, another one when
+                # something on the host took it between the pick and collectd's bind
+                port = pick_port()
+                with open(PROM_SNIPPET, 'w') as f:
+                    f.write('LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n'
+                            % port)
+                proc = self._start_like_systemd()
+                if wait_until(lambda: listens_on(proc.pid, port) or proc.poll() is not None, 10):
+                    if proc.poll() is None:
+                        break
+                proc.terminate()
+                proc.wait(timeout=30)
             try:
                 got = {}
 

@@ -23,12 +23,14 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import ROOT_DIR, Collectd, StatsServer, free_port, wait_until  # noqa: E402
+from harness import ROOT_DIR, Collectd, PortInUse, StatsServer, retry_on_port_clash, wait_until  # noqa: E402
 
 RULES = os.path.join(ROOT_DIR, 'packaging', 'prometheus', 'mtproxy-rules.yml')
+PROM_DASH = os.path.join(ROOT_DIR, 'packaging', 'grafana', 'mtproxy-prometheus.json')
 PROMTOOL = shutil.which('promtool') or '/usr/bin/promtool'
 PROMETHEUS = shutil.which('prometheus') or '/usr/bin/prometheus'
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)(?: (\d+))?$')
@@ -53,10 +55,6 @@ def parse_exposition(text):
 def scrape(port):
     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
         return r.read().decode('utf-8')
-
-
-def prom_conf(port):
-    return 'LoadPlugin write_prometheus\n<Plugin write_prometheus>\n  Port "%d"\n</Plugin>\n' % port
 
 
 def mtproxy_conf(url):
@@ -112,17 +110,18 @@ def capture():
     """Real scrapes, taken once: A healthy; B healthy, B with its upstream lost, B down."""
     if CAPTURE:
         return CAPTURE
-    pa, pb = free_port(), free_port()
     with StatsServer(static=True, fixture=HEALTHY) as sa, StatsServer(static=True, fixture=LOST) as sb_lost, \
             StatsServer(static=True, fixture=HEALTHY) as sb_ok:
-        with Collectd(mtproxy_conf(sa.url), extra_conf=prom_conf(pa), hostname='proxy-a') as a:
+        with Collectd(mtproxy_conf(sa.url), prometheus=True, hostname='proxy-a') as a:
+            pa = a.prometheus_port
             CAPTURE['a'] = wait_scrape(pa, up_is(1.0))
             assert CAPTURE['a'], a.log_text()[-2000:]
-        with Collectd(mtproxy_conf(sb_ok.url), extra_conf=prom_conf(pb), hostname='proxy-b') as b:
+        with Collectd(mtproxy_conf(sb_ok.url), prometheus=True, hostname='proxy-b') as b:
+            pb = b.prometheus_port
             CAPTURE['b_ok'] = wait_scrape(pb, up_is(1.0))
             assert CAPTURE['b_ok'], b.log_text()[-2000:]
-        pb = free_port()
-        with Collectd(mtproxy_conf(sb_lost.url), extra_conf=prom_conf(pb), hostname='proxy-b') as b:
+        with Collectd(mtproxy_conf(sb_lost.url), prometheus=True, hostname='proxy-b') as b:
+            pb = b.prometheus_port
             CAPTURE['b_lost'] = wait_scrape(pb, lambda s: up_is(1.0)(s) and any(
                 dict(l).get('type') == 'summary-upstream_ready' and v == 0 for (n, l), v in s.items()))
             assert CAPTURE['b_lost'], b.log_text()[-2000:]
@@ -302,8 +301,11 @@ class PrometheusServer:
         self.targets, self.rules = targets, rules
 
     def __enter__(self):
+        return retry_on_port_clash(self._start_on)
+
+    def _start_on(self, port):
         self.tmp = tempfile.mkdtemp(prefix='mtpm-prometheus-')
-        self.port = free_port()
+        self.port = port
         conf = os.path.join(self.tmp, 'prometheus.yml')
         with open(conf, 'w') as f:
             json.dump({'global': {'scrape_interval': '1s', 'evaluation_interval': '1s'},
@@ -316,7 +318,10 @@ class PrometheusServer:
                                       '--web.listen-address=127.0.0.1:%d' % self.port],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: self.proc.poll() is not None or self._ready(), 60, 0.3) or self.proc.poll() is not None:
+            log = self.log_text()
             self.__exit__(None, None, None)
+            if 'address already in use' in log:
+                raise PortInUse(log)
             raise RuntimeError('prometheus did not start')
         return self
 
@@ -353,10 +358,10 @@ class PrometheusServer:
 @unittest.skipUnless(os.path.exists(PROMETHEUS), 'prometheus not installed (Debian package prometheus)')
 class RealPrometheus(unittest.TestCase):
     def test_rules_in_a_real_prometheus_two_hosts_one_down(self):
-        pa, pb = free_port(), free_port()
         with StatsServer(static=True, fixture=HEALTHY) as sa, StatsServer(static=True, fixture=HEALTHY) as sb:
-            with Collectd(mtproxy_conf(sa.url), extra_conf=prom_conf(pa), hostname='proxy-a') as a, \
-                    Collectd(mtproxy_conf(sb.url), extra_conf=prom_conf(pb), hostname='proxy-b') as b:
+            with Collectd(mtproxy_conf(sa.url), prometheus=True, hostname='proxy-a') as a, \
+                    Collectd(mtproxy_conf(sb.url), prometheus=True, hostname='proxy-b') as b:
+                pa, pb = a.prometheus_port, b.prometheus_port
                 ta, tb = '127.0.0.1:%d' % pa, '127.0.0.1:%d' % pb
                 with PrometheusServer([ta, tb], RULES) as prom:
                     def both_up():
@@ -364,6 +369,7 @@ class RealPrometheus(unittest.TestCase):
                         return len([x for x in r if x['value'][1] == '1']) == 2
                     self.assertTrue(wait_until(both_up, 30, 0.5), prom.log_text())
                     self.assertEqual(prom.alerts(), [])
+                    self.dashboard_queries(prom)
                     sb.set_mode('refuse')           # B's proxy goes down
 
                     def down_b():
@@ -391,6 +397,27 @@ class RealPrometheus(unittest.TestCase):
                         self.assertEqual(r['health'], 'ok', r)
                     self.assertTrue(a.alive())
 
+    def dashboard_queries(self, prom):
+        """Every PromQL expression of the Prometheus dashboard, with Grafana's variables filled in as
+        Grafana would for "All", is accepted by the real Prometheus; the plain selectors of the page and the
+        summary family return both hosts (process, socket, country and per-secret panels need data this
+        run does not have; test_dashboards matches their selectors against a run that has it)."""
+        with open(PROM_DASH) as f:
+            dash = json.load(f)
+        checked = 0
+        for p in dash['panels']:
+            for t in p['targets']:
+                expr = (t['expr'].replace('$host', '.*').replace('$instance', '.*')
+                        .replace('$__rate_interval', '1m').replace('$__range', '5m'))
+                res = prom.api('query?query=' + urllib.parse.quote(expr))
+                self.assertEqual(res['resultType'], 'vector', (p['title'], expr))
+                # the page's and the summary's series (no process or sockets in this run)
+                if expr.startswith('collectd_') and re.search(r'type="(up|summary-[a-z_]+|stats-[a-z_]+)"', expr):
+                    hosts = {x['metric'].get('exported_instance') for x in res['result']}
+                    self.assertEqual(hosts, {'proxy-a', 'proxy-b'}, (p['title'], expr, res))
+                checked += 1
+        self.assertGreater(checked, 15)
+
     def test_central_collectd_two_hosts_in_a_real_prometheus(self):
         """proxy-a and proxy-b send with collectd's network plugin to one central collectd that exports
         both with write_prometheus; Prometheus scrapes only the central one. Neither has an upstream
@@ -400,12 +427,13 @@ class RealPrometheus(unittest.TestCase):
         udp.bind(('127.0.0.1', 0))
         net_port = udp.getsockname()[1]
         udp.close()
-        prom_port = free_port()
         central_conf = ('LoadPlugin network\n<Plugin network>\n  <Listen "127.0.0.1" "%d">\n  </Listen>\n</Plugin>\n'
-                        % net_port) + prom_conf(prom_port)
+                        % net_port)
         send = 'LoadPlugin network\n<Plugin network>\n  <Server "127.0.0.1" "%d">\n  </Server>\n</Plugin>\n' % net_port
         with StatsServer(static=True, fixture=LOST) as sa, StatsServer(static=True, fixture=LOST) as sb, \
-                Collectd(None, load_plugin=False, extra_conf=central_conf, hostname='central'):
+                Collectd(None, load_plugin=False, extra_conf=central_conf, hostname='central',
+                         prometheus=True) as central:
+            prom_port = central.prometheus_port
             with Collectd(mtproxy_conf(sa.url), extra_conf=send, hostname='proxy-a'), \
                     Collectd(mtproxy_conf(sb.url), extra_conf=send, hostname='proxy-b'):
                 target = '127.0.0.1:%d' % prom_port

@@ -219,6 +219,12 @@ class Execd:
             self.proc.wait()
         for t in getattr(self, '_readers', []):
             t.join(2)
+        if self.proc:
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                try:
+                    f.close()
+                except (OSError, ValueError):
+                    pass
 
     def __enter__(self):
         return self.start()

@@ -19,6 +19,7 @@ import grp
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -71,11 +72,11 @@ def _child_setup():
         _libc.prctl(1, int(signal.SIGKILL))     # PR_SET_PDEATHSIG
 
 
-def _spawn(argv, cwd, stdout_path, stdin=subprocess.DEVNULL):
+def _spawn(argv, cwd, stdout_path, stdin=subprocess.DEVNULL, env=None):
     out = open(stdout_path, 'ab')
     try:
         p = subprocess.Popen(argv, cwd=cwd, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
-                             preexec_fn=_child_setup, close_fds=True)
+                             preexec_fn=_child_setup, close_fds=True, env=env)
     finally:
         out.close()
     _LIVE.add(p)
@@ -143,23 +144,71 @@ def _tail(text, n=40):
 # ---------------------------------------------------------------------------------------------------
 # ports
 
-def free_ports(n):
-    """n distinct TCP ports that were free on 127.0.0.1 a moment ago."""
-    socks = []
+class PortInUse(RuntimeError):
+    """A daemon could not bind the port it was given: retry_on_port_clash picks another."""
+
+
+def _ephemeral_low():
     try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(('127.0.0.1', 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
-def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    return free_ports(1)[0]
+def pick_port():
+    """A port for a daemon that must be told its port (influxd, collectd's write_prometheus, prometheus),
+    for retry_on_port_clash only: drawn at random below the kernel's ephemeral range (where outgoing
+    connections never land) and bindable on 127.0.0.1 and [::] at this moment. The servers of our own
+    (stats_server.py, fake_mtproxy, conn_holder) bind port 0 and report the port instead."""
+    low = max(_ephemeral_low(), 12000)
+    while True:
+        port = random.randrange(10000, low)
+        try:
+            for family, addr in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::')):
+                with socket.socket(family, socket.SOCK_STREAM) as s:
+                    s.bind((addr, port))
+            return port
+        except OSError:
+            continue
+
+
+def listens_on(pid, port):
+    """True when process pid holds a listening TCP socket on port (any address): whether a daemon got
+    the port it was told, for daemons that do not say so in a log."""
+    inodes = set()
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if len(f) > 9 and f[3] == '0A' and int(f[1].rsplit(':', 1)[1], 16) == port:
+                inodes.add('socket:[%s]' % f[9])
+    try:
+        fds = os.listdir('/proc/%d/fd' % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def retry_on_port_clash(start, attempts=8):
+    """start(port) starts a daemon on port and returns it, or raises PortInUse when the daemon said the
+    port was taken (by anything on the host, between the pick and the bind): then a fresh port."""
+    for _ in range(attempts - 1):
+        try:
+            return start(pick_port())
+        except PortInUse:
+            continue
+    return start(pick_port())
 
 
 def wait_until(pred, timeout, interval=0.02):
@@ -324,7 +373,8 @@ def _quote_ident(name):
 
 
 class Influxd(_ServerProcess):
-    """Debian's influxd 1.6 with a private config in a temp dir, loopback only, on free ports.
+    """Debian's influxd 1.6 with a private config in a temp dir, loopback only (ports: pick_port, another
+    pair when one was taken).
 
     Influxd()
       .url ('http://127.0.0.1:PORT'), .http_port, .rpc_port
@@ -343,8 +393,11 @@ class Influxd(_ServerProcess):
         self.proc = None
 
     def start(self):
+        return retry_on_port_clash(self._start_on)
+
+    def _start_on(self, http_port):
         self.tmp = _mkdtemp('influxd')
-        self.rpc_port, self.http_port = free_ports(2)
+        self.rpc_port, self.http_port = pick_port(), http_port
         self.url = 'http://127.0.0.1:%d' % self.http_port
         self.conf = os.path.join(self.tmp, 'influxdb.conf')
         self.log_file = os.path.join(self.tmp, 'influxd.log')
@@ -354,6 +407,8 @@ class Influxd(_ServerProcess):
         try:
             if not wait_until(lambda: self.proc.poll() is not None or self._ping() == 204, 30, 0.05) \
                     or self.proc.poll() is not None:
+                if 'address already in use' in self.log_text():
+                    raise PortInUse(self.log_text())
                 raise RuntimeError('influxd did not start:\n' + _tail(self.log_text()))
         except BaseException:
             self.stop()
@@ -465,6 +520,9 @@ class Collectd:
       load_plugin:      False = do not load mtproxy at all (for testing the harness itself)
       hostname:         collectd's Hostname (default HOSTNAME; several hosts of a fleet in one test)
       wait:             start() waits for the unixsock socket (raises if collectd exits first)
+      prometheus:       True = load write_prometheus on a port of its own (.prometheus_port; another
+                        port and a restart when that one was taken)
+      env:              collectd's environment (default: ours)
       .getval(identifier) -> {'value': 1.0, ...} or None          identifier: [host/]plugin-inst/type-tinst
       .listval() -> ['testhost/mtproxy-main/gauge-up', ...]
       .wait_for(identifier, timeout=10, pred=None) -> values dict  (pred(values) must be true; raises
@@ -474,8 +532,11 @@ class Collectd:
     """
 
     def __init__(self, plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
-                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME):
+                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME, prometheus=False, env=None):
         self.hostname = hostname
+        self.prometheus = prometheus
+        self.prometheus_port = None
+        self.env = env
         self.plugin_conf_text = plugin_conf_text
         self.interval = interval
         self.build_dir = _abs_build(build_dir)
@@ -526,6 +587,28 @@ class Collectd:
         return '\n'.join(conf) + '\n'
 
     def start(self):
+        if not self.prometheus:
+            return self._start()
+        return retry_on_port_clash(self._start_with_prometheus)
+
+    def _start_with_prometheus(self, port):
+        self.prometheus_port = port
+        base = self.extra_conf
+        self.extra_conf = (base or '') + ('\nLoadPlugin write_prometheus\n<Plugin write_prometheus>\n'
+                                          '  Port "%d"\n</Plugin>\n' % port)
+        try:
+            self._start()
+        finally:
+            self.extra_conf = base
+        if not wait_until(lambda: 'Initialization complete' in self.log_text() or not self.alive(), 10):
+            self.stop()
+            raise RuntimeError('collectd did not initialise:\n' + self.final_log)
+        if 'write_prometheus plugin: Opening a listening socket' in self.log_text():
+            self.stop()
+            raise PortInUse(self.final_log)
+        return self
+
+    def _start(self):
         if self.load_plugin and not os.path.exists(os.path.join(self.build_dir, 'mtproxy.so')):
             raise RuntimeError('%s/mtproxy.so is not built (run make)' % self.build_dir)
         self.tmp = _mkdtemp('collectd')
@@ -536,7 +619,7 @@ class Collectd:
         self.sock = os.path.join(self.tmp, 'sock')
         with open(self.conf, 'w') as f:
             f.write(self.config_text())
-        self.proc = _spawn([COLLECTD, '-f', '-C', self.conf], self.tmp, self.stderr_file)
+        self.proc = _spawn([COLLECTD, '-f', '-C', self.conf], self.tmp, self.stderr_file, env=self.env)
         if self.wait:
             try:
                 ok = wait_until(lambda: self.proc.poll() is not None or os.path.exists(self.sock), 10)

@@ -172,6 +172,16 @@ static void repeated_errors_are_logged_once(void)
     CHECK(strstr(c.last, "recovered") != NULL);
     mm_latch_ok(&latch, &log, "stats page");
     CHECK_INT_EQ(c.count, 4);
+
+    /* a streak alternating between two reasons says each once, then recovers once */
+    for (int i = 0; i < 50; i++)
+        mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, i % 2 ? 28 : 2000, "down: %d", i % 2);
+    CHECK_INT_EQ(c.count, 6);
+    mm_latch_ok(&latch, &log, "stats page");
+    CHECK_INT_EQ(c.count, 7);
+    CHECK(strstr(c.last, "after 50 failed") != NULL);
+    mm_latch_fail_kind(&latch, &log, MM_LOG_ERROR, 28, "down again"); /* a new streak says it again */
+    CHECK_INT_EQ(c.count, 8);
 }
 
 /* Init errors reach the front's logger with their own words (collectd gave

@@ -354,18 +354,18 @@ struct country_visit {
 /* Once per distinct client IP, and the work per address once while it keeps
  * coming back: its country is cached in the map, and it goes into the
  * windows when fresh (or once a minute). */
-static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
+static void visit_peer(void *ctx, struct mm_ipcount_slot *peer, const struct mm_ip *ip)
 {
     struct country_visit *v = ctx;
     const char *code = NULL;
     if (v->geoip) {
         unsigned id = peer->cache;
-        code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
+        code = mm_country_cache_get(v->ids, v->geoip, ip, &id);
         peer->cache = id;
         mm_country_cache_tally(v->ids, id, code, peer->count, v->countries);
     }
     if (peer->fresh || v->all_to_windows)
-        mm_clients_peer(v->clients, &peer->ip, code);
+        mm_clients_peer(v->clients, ip, code);
 }
 
 /* The dump's callback: counting, and churn for the live client sockets. */
