@@ -122,9 +122,10 @@ fuzz: deps fuzz-build
 fuzz-replay: fuzz-build
 	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py replay
 
-# after `make fuzz`: what it found that adds coverage, into tests/fuzz/corpus/ (to commit)
+# after `make fuzz`: what it found that adds coverage, into tests/fuzz/corpus/ (to commit);
+# FUZZ_KEEP="prometheus_text sources state_file" limits it to those targets
 fuzz-keep: fuzz-build
-	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py keep
+	BUILD=$(BUILD) /usr/bin/python3 tests/fuzz/run_fuzz.py keep $(FUZZ_KEEP)
 # ---- end of hardening ----------------------------------------------------------------------------
 
 # ---- packages (issue 7): make deb / make rpm -> build/packages/ ----------------------------------

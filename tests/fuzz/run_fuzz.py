@@ -7,9 +7,12 @@
                               tests/fuzz/corpus/<target>; prints executions, cov and ft per target.
                               Crashes land in build/fuzz/crashes/<target>/: copy each into
                               tests/fuzz/corpus/<target>/ (after the fix) so `replay` keeps it.
-  run_fuzz.py keep            merges what `run` found into tests/fuzz/corpus/<target> with
-                              libFuzzer's -merge=1: only inputs that add coverage are kept, so the
-                              kept corpus stays small; commit it (`make fuzz-keep` after `make fuzz`).
+  run_fuzz.py keep [TARGET]   merges what `run` found into tests/fuzz/corpus/<target> (every target,
+                              or those named) with libFuzzer's -merge=1: only inputs that add
+                              coverage are kept, cut to FUZZ_KEEP_MAX_LEN (8 KiB); commit it
+                              (`make fuzz-keep` after `make fuzz`). The repository keeps corpora for
+                              the newest parsers (prometheus_text, sources, state_file); the older
+                              targets are seeded from tests/fixtures.
   run_fuzz.py replay          every seed and every kept crash file through each target once
                               (-runs=0): what `make test` does. Exit 1 on any failure.
 """
@@ -154,9 +157,14 @@ def run(seconds):
     return 1 if bad else 0
 
 
-def keep():
+# Kept inputs are cut to this length: the corpus lives in git, and the parsers' costly paths show in
+# a few KiB (bodies at the size cap are test_hostile.py's and test_bounded_gather.py's business).
+KEEP_MAX_LEN = int(os.environ.get("FUZZ_KEEP_MAX_LEN", "8192"))
+
+
+def keep(targets):
     """build/fuzz/corpus/<target> -> tests/fuzz/corpus/<target>, only what adds coverage."""
-    for t in TARGETS:
+    for t in targets or TARGETS:
         found = os.path.join(FUZZ, "corpus", t)
         if not os.path.isdir(found) or not os.listdir(found):
             print("fuzz keep %-16s nothing found (run first)" % t)
@@ -164,7 +172,7 @@ def keep():
         kept = kept_dir(t)
         os.makedirs(kept, exist_ok=True)
         before = len(os.listdir(kept))
-        p = subprocess.run([binary(t), "-merge=1", "-close_fd_mask=1", "-max_len=65536", kept, found],
+        p = subprocess.run([binary(t), "-merge=1", "-close_fd_mask=1", "-max_len=%d" % KEEP_MAX_LEN, kept, found],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, cwd=FUZZ, timeout=1800)
         if p.returncode != 0:
             print(p.stdout.decode(errors="replace")[-3000:])
@@ -194,6 +202,6 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "replay":
         sys.exit(replay())
     if len(sys.argv) > 1 and sys.argv[1] == "keep":
-        sys.exit(keep())
+        sys.exit(keep(sys.argv[2:]))
     secs = int(sys.argv[2]) if len(sys.argv) > 2 else int(os.environ.get("FUZZ_SECONDS", "30"))
     sys.exit(run(secs))

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -381,6 +382,7 @@ class StatsPage(unittest.TestCase):
 
 
 KINDS = ('fifo', 'directory', 'dev-zero', 'sparse-2g', 'vanishing')
+STATE_FILE_BROKEN = (('state-file', 'fifo'), ('state-file', 'dev-zero'))   # see the expectedFailure tests
 MMDB_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'write_test_mmdb.py')
 
 
@@ -392,7 +394,11 @@ def hostile_path(tmp, option, kind, good=None):
     elif kind == 'directory':
         os.mkdir(path)
     elif kind == 'dev-zero':
-        return '/dev/zero'
+        # a private node of the same device: a program that renames its output over the path (a state
+        # file written as root) must not replace the host's /dev/zero
+        if os.geteuid() != 0:
+            return '/dev/zero'
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 5))
     elif kind == 'sparse-2g':
         with open(path, 'wb') as f:
             f.truncate(2 << 30)
@@ -439,66 +445,103 @@ class HostilePaths(unittest.TestCase):
     def good(self, option, fake):
         if option == 'pidfile':
             return b'%d\n' % fake.proc.pid
+        if option == 'state-file':
+            return b''      # the program writes its own state there
         with open(self.cert if option == 'ca-cert' else self.mmdb, 'rb') as f:
             return f.read()
 
     def test_telegraf(self):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
-            for option in ('pidfile', 'geoip', 'ca-cert'):
-                for kind in KINDS:
-                    with self.subTest(option=option, kind=kind):
-                        path = hostile_path(self.dir, option, kind, self.good(option, fake))
-                        url = tls.url if option == 'ca-cert' else srv.url
-                        args = ['--url', url, '--timeout', '%gs' % TIMEOUT, '--%s' % option, path]
-                        args += ['--process-name', fake.name] if option == 'pidfile' else fake.execd_args()
-                        args += ['--include-local']   # the client below is on loopback: look it up
-                        ex = Execd(args).start()
-                        walls, ups, procs = [], [], []
-                        try:
-                            for i in range(4):
-                                if kind == 'vanishing' and i == 1:
-                                    os.unlink(path)
-                                if kind == 'vanishing' and i == 3:
-                                    with open(path, 'wb') as f:
-                                        f.write(self.good(option, fake))
-                                t0 = time.monotonic()
-                                batch = ex.tick(timeout=30)
-                                walls.append(time.monotonic() - t0)
-                                ups.append(health(batch)['up'])
-                                procs.append({parse_line(l)[1]['role']: parse_line(l)[2] for l in batch
-                                              if l.startswith('mtproxy_process,')}.get('all', {}).get('processes'))
-                                self.assertTrue([l for l in batch if l.startswith('mtproxy_connections,')])
-                            rc, secs, how = ex.close_stdin()
-                            said = [l for l in ex.stderr_lines if l.startswith(('E! ', 'W! '))
-                                    and (path in l or 'CACert' in l)]
-                        finally:
-                            ex.stop()
-                        bound('%s -> %s (telegraf)' % (option, kind), gather='<= %.2fs' % max(walls),
-                              up=ups, processes=procs, lines=len(said))
-                        self.assertEqual((rc, how), (0, 'eof'))
-                        self.assertLess(max(walls), TIMEOUT + 2.0)
-                        # the process group is reported in every gather (how a PidFile that is no use
-                        # weighs against the name is process discovery's rule, docs/process-metrics.md)
-                        self.assertTrue(all(isinstance(p, int) for p in procs), procs)
-                        if option != 'pidfile':
-                            self.assertEqual(procs, [3] * 4)
-                        if option == 'ca-cert':
-                            self.assertEqual(ups, [1, 0, 0, 1] if kind == 'vanishing' else [0] * 4)
-                        else:
-                            self.assertEqual(ups, [1] * 4)
-                        # said once; a vanishing PidFile may go unmentioned (the proxy is known by then)
-                        self.assertLessEqual(len(said), 1, ex.stderr_lines)
-                        if not (option == 'pidfile' and kind == 'vanishing'):
-                            self.assertEqual(len(said), 1, ex.stderr_lines)
+            for option, kind in self.cases or [(o, k) for o in ('pidfile', 'geoip', 'ca-cert', 'state-file')
+                                               for k in KINDS if (o, k) not in STATE_FILE_BROKEN]:
+                with self.subTest(option=option, kind=kind):
+                    path = hostile_path(self.dir, option, kind, self.good(option, fake))
+                    if kind == 'dev-zero' and option == 'state-file' and path == '/dev/zero':
+                        continue    # not root: no private device node, and the host's is not ours to risk
+                    was = os.stat(path).st_mode
+                    url = tls.url if option == 'ca-cert' else srv.url
+                    args = ['--url', url, '--timeout', '%gs' % TIMEOUT, '--%s' % option, path]
+                    args += ['--process-name', fake.name] if option == 'pidfile' else fake.execd_args()
+                    args += ['--include-local']   # the client below is on loopback: look it up
+                    ex = Execd(args).start()
+                    walls, ups, procs = [], [], []
+                    try:
+                        for i in range(4):
+                            if kind == 'vanishing' and i == 1:
+                                os.unlink(path)
+                            if kind == 'vanishing' and i == 3:
+                                with open(path, 'wb') as f:
+                                    f.write(self.good(option, fake))
+                            t0 = time.monotonic()
+                            batch = ex.tick(timeout=10)
+                            walls.append(time.monotonic() - t0)
+                            ups.append(health(batch)['up'])
+                            procs.append({parse_line(l)[1]['role']: parse_line(l)[2] for l in batch
+                                          if l.startswith('mtproxy_process,')}.get('all', {}).get('processes'))
+                            self.assertTrue([l for l in batch if l.startswith('mtproxy_connections,')])
+                        rc, secs, how = ex.close_stdin()    # (the state file is written at exit)
+                        said = [l for l in ex.stderr_lines if l.startswith(('E! ', 'W! '))
+                                and (path in l or 'CACert' in l)]
+                    finally:
+                        ex.stop()
+                    bound('%s -> %s (telegraf)' % (option, kind), gather='<= %.2fs' % max(walls),
+                          up=ups, processes=procs, lines=len(said), exit_after_eof='%.2fs' % secs)
+                    self.assertEqual((rc, how), (0, 'eof'))
+                    self.assertLess(secs, 2.0)
+                    self.assertLess(max(walls), TIMEOUT + 2.0)
+                    # the process group is reported in every gather (how a PidFile that is no use
+                    # weighs against the name is process discovery's rule, docs/process-metrics.md)
+                    self.assertTrue(all(isinstance(p, int) for p in procs), procs)
+                    if option != 'pidfile':
+                        self.assertEqual(procs, [3] * 4)
+                    if option == 'ca-cert':
+                        self.assertEqual(ups, [1, 0, 0, 1] if kind == 'vanishing' else [0] * 4)
+                    else:
+                        self.assertEqual(ups, [1] * 4)
+                    if option == 'state-file':
+                        # read at start, written at exit: at most a line for each; what stood at the path
+                        # is still there (a FIFO, a directory, a device is not replaced by a file)
+                        self.assertLessEqual(len(said), 2, ex.stderr_lines)
+                        if kind != 'vanishing':
+                            self.assertEqual(stat.S_IFMT(os.stat(path).st_mode), stat.S_IFMT(was), path)
+                        continue
+                    # said once; a vanishing PidFile may go unmentioned (the proxy is known by then)
+                    self.assertLessEqual(len(said), 1, ex.stderr_lines)
+                    if not (option == 'pidfile' and kind == 'vanishing'):
+                        self.assertEqual(len(said), 1, ex.stderr_lines)
+
+    cases = None
+
+    # Missing fix (helper "windows", common/core/state_file.c, mm_state_file_read): the state file is
+    # opened without O_NONBLOCK, so a FIFO in its place blocks the first gather for ever (no output in
+    # 30 s; SIGTERM waits too, only SIGKILL ends it). Remove expectedFailure when it opens non-blocking
+    # and refuses what is not a regular file, like PidFile and GeoIPDatabase.
+    @unittest.expectedFailure
+    def test_telegraf_state_file_fifo(self):
+        self.cases = [('state-file', 'fifo')]
+        self.test_telegraf()
+
+    # Missing fix (helper "windows", common/core/state_file.c, the write at exit): the new state is
+    # renamed over the path whatever stands there, so as root a StateFile pointing at /dev/zero replaces
+    # the host's /dev/zero with a regular file (this test uses a private node of the same device).
+    # Remove expectedFailure when the write refuses a path that exists and is not a regular file.
+    @unittest.expectedFailure
+    def test_telegraf_state_file_device(self):
+        if os.geteuid() != 0:
+            raise AssertionError('needs root for a private device node')
+        self.cases = [('state-file', 'dev-zero')]
+        self.test_telegraf()
 
     def test_collectd(self):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
             blocks, paths = [], {}
-            spelling = {'pidfile': 'PidFile', 'geoip': 'GeoIPDatabase', 'ca-cert': 'CACert'}
+            spelling = {'pidfile': 'PidFile', 'geoip': 'GeoIPDatabase', 'ca-cert': 'CACert', 'state-file': 'StateFile'}
             for option in spelling:
                 for kind in KINDS:
+                    if (option, kind) in STATE_FILE_BROKEN:
+                        continue    # see test_telegraf_state_file_fifo / _device
                     name = 'p' + re.sub(r'[^a-z0-9]', '', option + kind)
                     path = paths[name] = hostile_path(self.dir, option, kind, self.good(option, fake))
                     url = tls.url if option == 'ca-cert' else srv.url
@@ -519,9 +562,11 @@ class HostilePaths(unittest.TestCase):
                     with self.subTest(instance=name):
                         up = cd.getval('mtproxy-%s/gauge-up' % name)['value']
                         self.assertEqual(up, 0 if name.startswith('pcacert') else 1, name)
-                        procs = cd.getval('mtproxy-%s/ps_count-all' % name)['processes']
+                        procs = (cd.getval('mtproxy-%s/ps_count-all' % name) or {}).get('processes')
                         if not name.startswith('ppidfile'):
-                            self.assertEqual(procs, 3)
+                            self.assertEqual(procs, 3, cd.listval())
+                        if name.startswith('pstatefile'):
+                            continue
                         d = max(r['value'] for r in cd.csv_rows('mtproxy-%s/gauge-scrape_duration_seconds' % name))
                         self.assertLess(d, TIMEOUT + 0.5)
                 self.assertTrue(cd.alive())
@@ -530,7 +575,9 @@ class HostilePaths(unittest.TestCase):
                 lines = [l for l in log.splitlines() if 'instance "%s"' % name in l and
                          ('[error]' in l or '[warning]' in l) and (path in l or 'CACert' in l)]
                 with self.subTest(instance=name):
-                    self.assertLessEqual(len(lines), 1, lines)
+                    self.assertLessEqual(len(lines), 2 if name.startswith('pstatefile') else 1, lines)
+                    if name.startswith('pstatefile'):
+                        continue
                     if name != 'ppidfilevanishing':
                         self.assertEqual(len(lines), 1, lines)
             bound('every path option x %s (collectd)' % '/'.join(KINDS), instances=len(paths),
