@@ -119,11 +119,42 @@ struct pending {
     unsigned seen; /* bit per data source */
 };
 
+/* Identifiers already sent this gather, by a seeded 64-bit hash: two values
+ * of one identifier in one read would make collectd log "Value too old"
+ * (label values that differ only in a '/' made '_', a key a page repeats). */
+struct sent {
+    uint64_t *slots; /* 0 = free */
+    size_t mask;
+    uint64_t seed[2];
+};
+
+static bool sent_before(struct sent *s, const struct mm_collectd_values *v)
+{
+    if (!s->slots)
+        return false; /* no memory for the check: send */
+    uint64_t h = mm_hash_bytes(s->seed[0], v->type, strlen(v->type) + 1);
+    h = mm_hash_mix(mm_hash_bytes(h, v->type_instance, strlen(v->type_instance)) ^ s->seed[1]);
+    h |= 1;
+    for (size_t k = h & s->mask;; k = (k + 1) & s->mask) {
+        if (s->slots[k] == h)
+            return true;
+        if (!s->slots[k]) {
+            s->slots[k] = h;
+            return false;
+        }
+    }
+}
+
 int mm_collectd_map_snapshot(const struct mm_snapshot *snap, mm_collectd_emit_fn emit, void *ctx)
 {
     size_t n_multi = 0;
     for (size_t i = 0; i < snap->count; i++)
         n_multi += spec_of(&snap->items[i])->n_ds > 1;
+    struct sent sent = { 0 };
+    size_t n_sent_slots = mm_pow2_at_least(2 * (snap->count - n_multi), 16);
+    sent.slots = calloc(n_sent_slots, sizeof(*sent.slots));
+    sent.mask = n_sent_slots - 1;
+    mm_hash_seed(sent.seed);
 
     size_t n_slots = mm_pow2_at_least(2 * n_multi, 16);
     struct pending *pend = n_multi ? calloc(n_multi, sizeof(*pend)) : NULL;
@@ -142,7 +173,8 @@ int mm_collectd_map_snapshot(const struct mm_snapshot *snap, mm_collectd_emit_fn
         if (n_ds == 1) {
             v.n_values = 1;
             set_value(&v, 0, m, spec);
-            emit(ctx, &v);
+            if (!sent_before(&sent, &v)) /* the first wins */
+                emit(ctx, &v);
             continue;
         }
         if (rc != 0 || ds >= MM_COLLECTD_DS_MAX || n_ds > MM_COLLECTD_DS_MAX)
@@ -185,5 +217,6 @@ int mm_collectd_map_snapshot(const struct mm_snapshot *snap, mm_collectd_emit_fn
     }
     free(pend);
     free(slots);
+    free(sent.slots);
     return rc;
 }

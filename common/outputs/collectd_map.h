@@ -4,7 +4,8 @@
  * front only copies each list into a value_list_t and dispatches it, so the
  * mapping is tested without the daemon (tests/unit/test_collectd_dispatch.c).
  *
- * Rules: text is never a value. A metric whose template names a label it
+ * Rules: text is never a value; an identifier is sent once per gather (the
+ * first metric that maps to it wins). A metric whose template names a label it
  * does not have, or whose type_instance would not fit, is left out. A
  * two-value type missing one value is sent with NaN when it is a gauge type
  * (ps_count without threads), and not at all when it is a DERIVE type (io

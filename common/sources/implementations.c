@@ -116,7 +116,7 @@ const struct mm_implementation mm_impl_mtproxy_stats = {
     "mtproxy", { "mtproxy_stats", "stats" }, NULL, NULL, { NULL }, ROWS(mtproxy_rules)
 };
 const struct mm_implementation mm_impl_teleproxy_stats = {
-    "teleproxy", { "teleproxy", "teleproxy" }, NULL, "secret", { NULL }, ROWS(teleproxy_stats_rules)
+    "teleproxy", { "teleproxy_stats", "teleproxy_stats" }, NULL, "secret", { NULL }, ROWS(teleproxy_stats_rules)
 };
 const struct mm_implementation mm_impl_teleproxy = {
     "teleproxy", { "teleproxy", "teleproxy" }, "teleproxy_", "secret",

@@ -160,6 +160,12 @@ const char *mm_stats_metric_name(const char *key)
 static void parse_known(struct parse_ctx *ctx, const struct mm_stats_field *f, char *value)
 {
     if (f->type == MM_STRING) {
+        if (value[0] == '\0') {
+            /* printed empty (teleproxy's config_md5 without a config file):
+             * nothing to report, nothing wrong */
+            ctx->result->keys++;
+            return;
+        }
         if (!valid_text(value)) {
             skip_line(ctx, "%s: text value empty, too long or with control characters", f->key);
             return;
@@ -316,7 +322,7 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
         int taken = ctx->hook(ctx->hook_ctx, key, value);
         if (taken > 0) {
             ctx->result->keys++;
-            ctx->result->metrics++;
+            ctx->result->metrics += taken == 1;
             return;
         }
         if (taken < 0) {

@@ -35,8 +35,8 @@ const char *mm_stats_metric_name(const char *key);
 
 /* The same with a hook for keys the field table does not know (teleproxy's
  * secret_<label>_* keys): hook(ctx, key, value) returns 1 when it reported
- * the line itself, 0 to leave it to the parser, -1 when the line is
- * malformed (skipped and counted). */
+ * the line itself, 2 when it read it and there is nothing to report, 0 to
+ * leave it to the parser, -1 when the line is malformed (skipped, counted). */
 typedef int (*mm_stats_key_hook)(void *ctx, const char *key, const char *value);
 int mm_stats_parse_hooked(const char *body, size_t len, struct mm_snapshot *snap,
                           struct mm_parse_result *result, mm_stats_key_hook hook, void *hook_ctx);

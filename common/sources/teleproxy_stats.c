@@ -187,6 +187,13 @@ static int key_hook(void *ctx, const char *key, const char *value)
         return secret_key(st, key, value);
     if (strncmp(key, "dc", 2) == 0 && key[2] >= '0' && key[2] <= '9')
         return probe_key(st, key, value);
+    /* teleproxy prints accept_ip_acl_rejected twice (in the connections
+     * section and at the end): the same key with the same value again is
+     * no news; with another value the parser reports the duplicate */
+    const struct mm_metric *m = mm_snapshot_find(st->snap, MM_ORIGIN_PAGE, key);
+    double v;
+    if (m && m->type != MM_STRING && parse_decimal(value, &v) && mm_metric_as_double(m) == v)
+        return 2;
     return 0;
 }
 
@@ -222,7 +229,7 @@ static int parse(void *state, const char *body, size_t len, struct mm_snapshot *
 const struct mm_source_ops mm_source_teleproxy_stats = {
     .name = "teleproxy-stats",
     .what = "a teleproxy stats page",
-    .page = { "teleproxy", "teleproxy" },
+    .page = { "teleproxy_stats", "teleproxy_stats" },
     .sniff = sniff,
     .init = init,
     .parse = parse,

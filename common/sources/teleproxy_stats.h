@@ -5,7 +5,9 @@
  * become one family per <what> with a label: secret_connections
  * secret=alice, dc_probe_latency_last dc=2, typed counter or gauge as
  * teleproxy counts them; secrets past MaxSecrets are summed as "other".
- * Page keys go to measurement "teleproxy"; the summary family follows its
+ * Page keys go to measurement "teleproxy_stats" (not "teleproxy", where its
+ * /metrics page goes: the same names there are floats, here integers, and a
+ * field must keep one type in InfluxDB); the summary family follows its
  * table in implementations.c. Auto-detected before the official format by
  * its version string or its own keys. */
 #ifndef MM_TELEPROXY_STATS_H

@@ -355,6 +355,14 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Then EOF: every worker has closed its end of the pipe, so the fd
+     * counts printed below are what /proc shows from now on. */
+    for (;;) {
+        char b;
+        ssize_t n = read(ready[0], &b, 1);
+        if (n == 0 || (n < 0 && errno != EINTR))
+            break;
+    }
     close(ready[0]);
     if (pid_fd >= 0) {
         char line[32];

@@ -269,6 +269,8 @@ static void identifiers_from_labels(void)
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_CLIENTS, MM_COUNTER, "test_bucket", 8, "le", "60");
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_SUMMARY, MM_GAUGE, "test_gauge", 5, "secret", "a/b");
     mm_snapshot_add_int(&inst.snap, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "established", 1); /* no side */
+    /* another label value that becomes the same identifier: sent once, the first */
+    mm_snapshot_add_int(&inst.snap, MM_ORIGIN_SUMMARY, MM_GAUGE, "test_gauge", 6, "secret", "a_b");
     plugin_dispatch_snapshot(&inst);
     CHECK(gauge("tcp_connections", "client-TIME_WAIT") == 4);
     CHECK(gauge("gauge", "client-unique_ips") == 17);

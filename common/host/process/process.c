@@ -352,6 +352,18 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
         .self = (int)getpid(),
         .now_ticks = (uint64_t)(tb.since_boot * (double)st->clk_tck),
     };
+    /* Steady state: the known master is read once, here, and its start
+     * time proves it is still the same process. */
+    struct mm_proc_sample s;
+    uint64_t known_start = 0;
+    int known = mm_discovery_known(st->disc, &known_start);
+    int have_sample = 0;
+    if (known && (pid_hint == 0 || pid_hint == known) &&
+        mm_proc_sample_read(rootfd, known, flags, st->buf, st->buf_cap, &s) == 0 &&
+        s.stat.starttime == known_start && s.stat.state != 'Z' && s.stat.state != 'X') {
+        in.verified_master = known;
+        have_sample = 1;
+    }
     struct mm_discovery_result res;
     mm_discover(st->disc, proc, &in, st->buf, st->buf_cap, &res);
     if (res.lost)
@@ -360,9 +372,10 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
                "pidfile or a process with its command line shows the next master",
                res.lost_pid);
 
-    struct mm_proc_sample s;
-    int rc = res.master ? mm_proc_sample_read(rootfd, res.master, flags, st->buf, st->buf_cap, &s)
-                        : -ESRCH;
+    int rc = !res.master ? -ESRCH
+             : have_sample && res.master == known
+                 ? 0
+                 : mm_proc_sample_read(rootfd, res.master, flags, st->buf, st->buf_cap, &s);
     if (rc != 0) {
         closedir(proc);
         if (res.master) {

@@ -467,6 +467,14 @@ static void remember(struct mm_discovery *d, int rootfd, int master, char *buf, 
     d->id.gone = 0;
 }
 
+int mm_discovery_known(const struct mm_discovery *d, uint64_t *start)
+{
+    if (!d->id.pid || d->id.gone)
+        return 0;
+    *start = d->id.start;
+    return d->id.pid;
+}
+
 void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_discovery_input *in, char *buf,
                  size_t cap, struct mm_discovery_result *res)
 {
@@ -474,8 +482,14 @@ void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_discovery_in
     d->n_workers = 0;
     int rootfd = dirfd(proc);
 
-    int master = check_hint(rootfd, in, buf, cap, res);
-    if (master) {
+    int master = 0;
+    if (in->verified_master && in->verified_master == d->id.pid && !d->id.gone) {
+        /* The caller read it and found the same start time: no second stat. */
+        master = in->verified_master;
+        res->source = in->pid_hint == master ? MM_PROCESS_SOURCE_HINT : MM_PROCESS_SOURCE_LAST_SEEN;
+        snprintf(res->how, sizeof(res->how), "%s", in->pid_hint == master
+                 ? "the stats page's pid" : "the master seen last (same pid and start time)");
+    } else if ((master = check_hint(rootfd, in, buf, cap, res)) != 0) {
         res->source = MM_PROCESS_SOURCE_HINT;
         snprintf(res->how, sizeof(res->how), "the stats page's pid");
     } else if ((master = check_last_seen(rootfd, d, res)) != 0) {

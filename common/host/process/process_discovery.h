@@ -100,7 +100,14 @@ struct mm_discovery_input {
     int stats_port;         /* the URL's port, 0 unknown */
     int self;               /* the agent's pid: never the proxy */
     uint64_t now_ticks;     /* CLOCK_BOOTTIME in clock ticks */
+    int verified_master;    /* the master seen last, already read by the caller with its
+                               start time unchanged (mm_discovery_known); 0: check here */
 };
+
+/* The master seen last if it is not known to be gone (0: none), and its
+ * start time: the caller may read it first and pass it as verified_master,
+ * saving a second read of its stat file in the steady state. */
+int mm_discovery_known(const struct mm_discovery *d, uint64_t *start);
 
 /* proc: an open directory stream on the /proc root (rewound when scanned).
  * buf: scratch space of at least MM_CMDLINE_MAX bytes. */

@@ -1,9 +1,12 @@
 /* ipcount.c — connections per remote IP, kept across gathers (see ipcount.h).
  * Linear probing from the hash scaled to the table size (so slot order is
  * hash order and a rebuild writes the new table front to back), at a load
- * of at most 0.85. */
+ * of at most 0.85. IPv4 keys live in the slot, IPv6 addresses in a side
+ * array (rare: kept in the table's order of insertion, compacted by a
+ * rebuild). */
 #include "host/sockets/ipcount.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,16 +15,43 @@
 
 #define MIN_CAP 1024u
 #define MARK_FIRST 2u
-#define MARK_LAST 15u
+#define MARK_LAST 7u
 #define KEPT 1u
 #define RELEASE_EVERY (64u * 1024u) /* bytes of old table given back at a time */
 
-static uint64_t hash_of(const struct mm_ipcount *m, const struct mm_ip *ip)
+static uint64_t hash4(const struct mm_ipcount *m, uint32_t key)
+{
+    return mm_hash_mix(key ^ m->seed[0]);
+}
+
+static uint64_t hash6(const struct mm_ipcount *m, const struct mm_ip *ip)
 {
     uint64_t lo, hi;
     memcpy(&hi, ip->b, 8);
     memcpy(&lo, ip->b + 8, 8);
     return mm_hash_mix(lo ^ m->seed[0]) ^ mm_hash_mix(hi ^ m->seed[1]);
+}
+
+static uint64_t slot_hash(const struct mm_ipcount *m, const struct mm_ipcount_slot *s)
+{
+    return s->v6 ? hash6(m, &m->v6[s->key]) : hash4(m, s->key);
+}
+
+/* mm_ip_is_v4, inline: it runs once per socket */
+static int is_v4(const struct mm_ip *ip)
+{
+    uint64_t hi;
+    uint32_t mid;
+    memcpy(&hi, ip->b, 8);
+    memcpy(&mid, ip->b + 8, 4);
+    return hi == 0 && mid == htonl(0xffffu);
+}
+
+static uint32_t key4(const struct mm_ip *ip)
+{
+    uint32_t k;
+    memcpy(&k, ip->b + 12, 4);
+    return k;
 }
 
 static size_t home(uint64_t hash, size_t cap)
@@ -61,8 +91,10 @@ int mm_ipcount_init(struct mm_ipcount *m, size_t max_entries)
 void mm_ipcount_free(struct mm_ipcount *m)
 {
     mm_big_free(m->slots, m->cap, sizeof(*m->slots));
+    free(m->v6);
     m->slots = NULL;
-    m->cap = m->used = m->occupied = 0;
+    m->v6 = NULL;
+    m->cap = m->used = m->occupied = m->n_v6 = m->cap_v6 = 0;
 }
 
 /* Moves the addresses of this gather (and, with keep_prev, of the previous
@@ -73,14 +105,23 @@ static int rebuild(struct mm_ipcount *m, size_t new_cap, int keep_prev)
     struct mm_ipcount_slot *old = m->slots, *slots = mm_big_alloc(new_cap, sizeof(*slots));
     if (!slots)
         return -1;
-    size_t occupied = 0, released = 0;
+    struct mm_ip *v6 = NULL;
+    if (m->n_v6 > 0 && !(v6 = malloc(m->n_v6 * sizeof(*v6)))) {
+        mm_big_free(slots, new_cap, sizeof(*slots));
+        return -1;
+    }
+    size_t occupied = 0, released = 0, n_v6 = 0;
     for (size_t i = 0; i < m->cap; i++) {
         const struct mm_ipcount_slot *s = &old[i];
         if (s->gen == m->gen || (keep_prev && s->gen == m->prev_gen && s->gen != KEPT)) {
-            size_t j = home(hash_of(m, &s->ip), new_cap);
+            size_t j = home(slot_hash(m, s), new_cap);
             while (slots[j].gen != 0)
                 j = j + 1 == new_cap ? 0 : j + 1;
             slots[j] = *s;
+            if (s->v6) {
+                v6[n_v6] = m->v6[s->key];
+                slots[j].key = (uint32_t)n_v6++;
+            }
             occupied++;
         }
         size_t done = (i + 1) * sizeof(*old);
@@ -90,6 +131,9 @@ static int rebuild(struct mm_ipcount *m, size_t new_cap, int keep_prev)
         }
     }
     mm_big_free(old, m->cap, sizeof(*old));
+    free(m->v6);
+    m->v6 = v6;
+    m->n_v6 = m->cap_v6 = n_v6;
     m->slots = slots;
     m->cap = new_cap;
     m->occupied = occupied;
@@ -128,7 +172,23 @@ void mm_ipcount_reserve(struct mm_ipcount *m, size_t n)
         rebuild(m, want, 1);
 }
 
-static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t hash)
+/* The IPv6 address as a new entry of the side array: its index, or -1. */
+static long add_v6(struct mm_ipcount *m, const struct mm_ip *ip)
+{
+    if (m->n_v6 == m->cap_v6) {
+        size_t want = m->cap_v6 ? 2 * m->cap_v6 : 64;
+        struct mm_ip *grown = want > UINT32_MAX ? NULL : realloc(m->v6, want * sizeof(*grown));
+        if (!grown)
+            return -1;
+        m->v6 = grown;
+        m->cap_v6 = want;
+    }
+    m->v6[m->n_v6] = *ip;
+    return (long)m->n_v6++;
+}
+
+/* key: the IPv4 key, or unused when ip6 is given (an IPv6 address). */
+static int add_hashed(struct mm_ipcount *m, uint32_t key, const struct mm_ip *ip6, uint64_t hash)
 {
     if (!m->slots)
         return -1;
@@ -137,7 +197,7 @@ static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t has
         struct mm_ipcount_slot *s = &m->slots[i];
         if (s->gen == 0)
             break;
-        if (memcmp(s->ip.b, ip->b, 16) == 0) {
+        if (ip6 ? s->v6 && memcmp(m->v6[s->key].b, ip6->b, 16) == 0 : !s->v6 && s->key == key) {
             if (s->gen == m->gen) {
                 if (s->count < MM_IPCOUNT_COUNT_MAX)
                     s->count++;
@@ -159,12 +219,21 @@ static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t has
         int keep = grown > m->cap;
         if ((grown > m->cap || m->occupied > m->used) && rebuild(m, grown, keep) == 0 &&
             (m->occupied + 1) * 20 <= m->cap * 17)
-            return add_hashed(m, ip, hash);
+            return add_hashed(m, key, ip6, hash);
         m->overflow = 1;
         return -1;
     }
+    if (ip6) {
+        long idx = add_v6(m, ip6);
+        if (idx < 0) {
+            m->overflow = 1;
+            return -1;
+        }
+        key = (uint32_t)idx;
+    }
     struct mm_ipcount_slot *s = &m->slots[i];
-    s->ip = *ip;
+    s->key = key;
+    s->v6 = ip6 != NULL;
     s->count = 1;
     s->gen = m->gen;
     s->fresh = 1;
@@ -176,40 +245,50 @@ static int add_hashed(struct mm_ipcount *m, const struct mm_ip *ip, uint64_t has
 
 int mm_ipcount_add(struct mm_ipcount *m, const struct mm_ip *ip)
 {
-    return add_hashed(m, ip, hash_of(m, ip));
+    if (is_v4(ip)) {
+        uint32_t k = key4(ip);
+        return add_hashed(m, k, NULL, hash4(m, k));
+    }
+    return add_hashed(m, 0, ip, hash6(m, ip));
+}
+
+static void pop(struct mm_ipcount *m)
+{
+    unsigned h = m->queue_head;
+    add_hashed(m, m->queue_key[h], m->queue_v6[h] ? &m->queue_ip6[h] : NULL, m->queue_hash[h]);
+    m->queue_head = (h + 1) & (MM_IPCOUNT_QUEUE - 1);
+    m->queue_len--;
 }
 
 void mm_ipcount_push(struct mm_ipcount *m, const struct mm_ip *ip)
 {
     if (!m->slots)
         return;
-    if (m->queue_len == MM_IPCOUNT_QUEUE) { /* count the oldest: its slot is cached by now */
-        unsigned h = m->queue_head;
-        add_hashed(m, &m->queue[h], m->queue_hash[h]);
-        m->queue_head = (h + 1) & (MM_IPCOUNT_QUEUE - 1);
-        m->queue_len--;
-    }
+    if (m->queue_len == MM_IPCOUNT_QUEUE) /* count the oldest: its slot is cached by now */
+        pop(m);
     unsigned t = (m->queue_head + m->queue_len) & (MM_IPCOUNT_QUEUE - 1);
-    uint64_t hash = hash_of(m, ip);
-    m->queue[t] = *ip;
+    uint64_t hash;
+    if (is_v4(ip)) {
+        uint32_t k = key4(ip);
+        m->queue_key[t] = k;
+        m->queue_v6[t] = 0;
+        hash = hash4(m, k);
+    } else {
+        m->queue_ip6[t] = *ip;
+        m->queue_v6[t] = 1;
+        hash = hash6(m, ip);
+    }
     m->queue_hash[t] = hash;
     m->queue_len++;
 #if defined(__GNUC__)
-    /* the slot and the next line: 20-byte slots straddle lines, probes run on */
-    const char *at = (const char *)&m->slots[home(hash, m->cap)];
-    __builtin_prefetch(at, 1);
-    __builtin_prefetch(at + 64, 1);
+    __builtin_prefetch(&m->slots[home(hash, m->cap)], 1);
 #endif
 }
 
 void mm_ipcount_flush(struct mm_ipcount *m)
 {
-    while (m->queue_len > 0) {
-        unsigned h = m->queue_head;
-        add_hashed(m, &m->queue[h], m->queue_hash[h]);
-        m->queue_head = (h + 1) & (MM_IPCOUNT_QUEUE - 1);
-        m->queue_len--;
-    }
+    while (m->queue_len > 0)
+        pop(m);
 }
 
 struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos)
@@ -222,6 +301,17 @@ struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos)
     }
     *pos = m->cap;
     return NULL;
+}
+
+void mm_ipcount_ip(const struct mm_ipcount *m, const struct mm_ipcount_slot *s, struct mm_ip *out)
+{
+    if (s->v6)
+        *out = m->v6[s->key];
+    else {
+        memset(out->b, 0, 10);
+        out->b[10] = out->b[11] = 0xff;
+        memcpy(out->b + 12, &s->key, 4);
+    }
 }
 
 void mm_ipcount_forget_cache(struct mm_ipcount *m)

@@ -23,15 +23,21 @@
 
 #include "host/sockets/netmask.h"
 
-/* Default bound: one million distinct addresses per side (25 MB of slots). */
+/* Default bound: one million distinct addresses per side (11 MB of slots). */
 #define MM_IPCOUNT_DEFAULT_MAX (1u << 20)
 #define MM_IPCOUNT_COUNT_MAX ((1u << 18) - 1) /* connections per address saturate here */
 #define MM_IPCOUNT_CACHE_MAX ((1u << 9) - 1)  /* cache values 1..511 (0: none) */
 
+/* 8 bytes: an IPv4 address is the key itself (nearly every client), an
+ * IPv6 address an index into the map's side array. The map of 100k
+ * addresses is 1 MB (2.5 MB with 20-byte slots holding 16-byte keys): the
+ * adds, at random places between the kernel's dump batches, miss the cache
+ * less often (cachegrind: ~40% fewer last-level misses). */
 struct mm_ipcount_slot {
-    struct mm_ip ip;
+    uint32_t key;        /* IPv4: the address's 4 bytes as stored; IPv6: index into v6[] */
     uint32_t count : 18; /* live connections counted in this gather */
-    uint32_t gen : 4;    /* 0 empty, 1 kept from an earlier gather, 2..15 the gather that counted it */
+    uint32_t gen : 3;    /* 0 empty, 1 kept from an earlier gather, 2..7 the gather that counted it */
+    uint32_t v6 : 1;     /* key is an index into v6[] */
     uint32_t fresh : 1;  /* not counted by the previous gather (new, or back after a gap) */
     uint32_t cache : 9;  /* the caller's value for this address (0: none yet) */
 };
@@ -45,12 +51,16 @@ struct mm_ipcount {
     size_t occupied;  /* slots in use, kept addresses included */
     size_t last_used; /* addresses counted by the previous gather */
     size_t max_cap;   /* from the bound given at init */
+    struct mm_ip *v6; /* the IPv6 addresses of the table, in insertion order */
+    size_t n_v6, cap_v6;
     unsigned gen, prev_gen;
     uint64_t seed[2];
     int overflow;     /* an address was dropped: the map hit its bound */
-    /* queued adds (mm_ipcount_push) */
-    struct mm_ip queue[MM_IPCOUNT_QUEUE];
+    /* queued adds (mm_ipcount_push): the key, and the address when IPv6 */
     uint64_t queue_hash[MM_IPCOUNT_QUEUE];
+    uint32_t queue_key[MM_IPCOUNT_QUEUE];
+    struct mm_ip queue_ip6[MM_IPCOUNT_QUEUE];
+    unsigned char queue_v6[MM_IPCOUNT_QUEUE];
     unsigned queue_head, queue_len;
 };
 
@@ -72,6 +82,8 @@ void mm_ipcount_flush(struct mm_ipcount *m);
  *   for (size_t i = 0; (s = mm_ipcount_next(m, &i));) ...
  * s->cache may be written. */
 struct mm_ipcount_slot *mm_ipcount_next(const struct mm_ipcount *m, size_t *pos);
+/* The address of a slot mm_ipcount_next gave. */
+void mm_ipcount_ip(const struct mm_ipcount *m, const struct mm_ipcount_slot *s, struct mm_ip *out);
 /* Sets every cache value back to 0 (what they stand for changed). */
 void mm_ipcount_forget_cache(struct mm_ipcount *m);
 

@@ -134,8 +134,10 @@ void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
     struct mm_ipcount_slot *slot;
     s->unique_ips = s->max_per_ip = s->ips_over = s->live_counted = 0;
     mm_ipcount_flush(&s->peers);
+    struct mm_ip ip;
     for (size_t pos = 0; (slot = mm_ipcount_next(&s->peers, &pos));) {
-        if (mm_peer_excluded(filter, &slot->ip))
+        mm_ipcount_ip(&s->peers, slot, &ip);
+        if (mm_peer_excluded(filter, &ip))
             continue;
         s->unique_ips++;
         s->live_counted += slot->count;
@@ -144,6 +146,6 @@ void mm_socket_stats_finish(struct mm_socket_stats *st, enum mm_side side,
         if (slot->count > ips_over)
             s->ips_over++;
         if (fn)
-            fn(ctx, slot);
+            fn(ctx, slot, &ip);
     }
 }

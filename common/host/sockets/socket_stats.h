@@ -81,9 +81,9 @@ int mm_endpoint_match(const struct mm_endpoint *eps, size_t n, const struct mm_i
 /* An mm_sock_fn: ctx is the struct mm_socket_stats. */
 int mm_socket_stats_add(void *ctx, const struct mm_sock *s);
 
-/* Called for every counted peer of a side: its slot in the map (address,
- * live connections, whether it is fresh, the caller's cache value). */
-typedef void (*mm_peer_fn)(void *ctx, struct mm_ipcount_slot *peer);
+/* Called for every counted peer of a side: its slot in the map (live
+ * connections, whether it is fresh, the caller's cache value) and its address. */
+typedef void (*mm_peer_fn)(void *ctx, struct mm_ipcount_slot *peer, const struct mm_ip *ip);
 
 /* Ends a gather: computes the per-IP figures of one side, applying filter
  * (NULL: count every peer) and the "more than ips_over connections" limit,

@@ -281,6 +281,33 @@ static size_t client_endpoints(struct mm_sockets_state *st, const struct mm_sock
     return st->n_found;
 }
 
+/* The kernel filter's networks: the upstream ones widened to /16 (IPv4) and
+ * /32 (IPv6), duplicates dropped. The kernel evaluates every condition for
+ * every socket of the host, and Telegram's 15 networks in 8 conditions cost
+ * ~30% less per dump (0.95 against 1.3 ms at 6k sockets); the exact
+ * networks are checked per socket in user space (socket_stats.c). */
+static size_t kernel_nets(const struct mm_cidr *nets, size_t n, struct mm_cidr *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < MM_SOCKDIAG_MAX_NETS; i++) {
+        struct mm_cidr c = nets[i];
+        int cap = c.family == AF_INET ? 16 : 32;
+        if (c.prefix > cap) {
+            c.prefix = cap;
+            int bits = (c.family == AF_INET ? 96 : 0) + cap; /* IPv4 is kept mapped */
+            for (int b = bits; b < 128; b++)
+                c.net.b[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+        }
+        size_t j = 0;
+        while (j < k && !(out[j].family == c.family && out[j].prefix == c.prefix &&
+                          memcmp(&out[j].net, &c.net, sizeof(c.net)) == 0))
+            j++;
+        if (j == k)
+            out[k++] = c;
+    }
+    return k;
+}
+
 struct emitter {
     struct mm_snapshot *out;
     int failed;
@@ -327,18 +354,18 @@ struct country_visit {
 /* Once per distinct client IP, and the work per address once while it keeps
  * coming back: its country is cached in the map, and it goes into the
  * windows when fresh (or once a minute). */
-static void visit_peer(void *ctx, struct mm_ipcount_slot *peer)
+static void visit_peer(void *ctx, struct mm_ipcount_slot *peer, const struct mm_ip *ip)
 {
     struct country_visit *v = ctx;
     const char *code = NULL;
     if (v->geoip) {
         unsigned id = peer->cache;
-        code = mm_country_cache_get(v->ids, v->geoip, &peer->ip, &id);
+        code = mm_country_cache_get(v->ids, v->geoip, ip, &id);
         peer->cache = id;
         mm_country_cache_tally(v->ids, id, code, peer->count, v->countries);
     }
     if (peer->fresh || v->all_to_windows)
-        mm_clients_peer(v->clients, &peer->ip, code);
+        mm_clients_peer(v->clients, ip, code);
 }
 
 /* The dump's callback: counting, and churn for the live client sockets. */
@@ -389,9 +416,10 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         if (k == q.n_local_ports)
             q.local_ports[q.n_local_ports++] = eps[i].port;
     }
+    struct mm_cidr wide[MM_SOCKDIAG_MAX_NETS];
     if (upstream) {
-        q.remote_nets = up.nets;
-        q.n_remote_nets = up.n_nets;
+        q.remote_nets = wide;
+        q.n_remote_nets = kernel_nets(up.nets, up.n_nets, wide);
     }
     q.want_info = 1;
     mm_socket_stats_begin(&st->stats, eps, n_eps, upstream ? &up : NULL);
