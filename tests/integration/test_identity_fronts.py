@@ -160,6 +160,41 @@ class Identity(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_mtg_page_finds_the_mtg_tree_not_a_decoy(self):
+        """No process option configured and an mtg Prometheus page: discovery looks for processes named
+        mtg (the detected implementation's default), takes the tree whose command line names the stats
+        URL's port and never a decoy mtg that does not."""
+        page = os.path.join(ROOT_DIR, 'tests', 'fixtures', 'peers', 'mtg', 'metrics-loaded.txt')
+        with StatsServer(static=True, fixture=page, path='/',
+                         content_type='text/plain; version=0.0.4; charset=utf-8') as srv, \
+                Execd(['--url', srv.url, '--timeout', '2s', '--collect-sockets=false']) as ex:
+            decoy = subprocess.Popen([FAKE, '-n', 'mtg'], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            try:
+                decoy_info = json.loads(decoy.stdout.readline())
+                batch = ex.tick()
+                self.assertIn('implementation="mtg"', ''.join(batch))
+                self.assertEqual(roles(batch)['all']['processes'], 0, batch)
+                self.assertTrue(alive(decoy_info['master']))
+                good = subprocess.Popen([FAKE, '-n', 'mtg', '-w', '1', '-t', '3', '-p', str(srv.port)],
+                                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                try:
+                    good_info = json.loads(good.stdout.readline())
+                    batch = ex.tick()
+                    r = roles(batch)
+                    self.assertEqual(r['master']['processes'], 1, batch)
+                    self.assertEqual(r['all']['processes'], 2)
+                    self.assertEqual(r['master']['num_threads'], good_info['threads'])
+                    self.assertNotEqual(good_info['threads'], decoy_info['threads'])
+                    self.assertTrue(any("processes named 'mtg'" in l for l in ex.stderr_lines), ex.stderr_lines)
+                finally:
+                    good.terminate()
+                    good.wait(5)
+            finally:
+                decoy.terminate()
+                decoy.wait(5)
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -16,6 +16,7 @@
 #include "host/process/process_counters.h"
 #include "host/process/process_discovery.h"
 #include "host/process/process_stats.h"
+#include "host/process/proxy_identity.h"
 
 #define PROCESS_BUF_CAP (64 * 1024) /* /proc/PID/status is ~1.5 KiB; limits, io less */
 #define PROC_SUPER_MAGIC_ 0x9fa0    /* linux/magic.h, without the kernel headers */
@@ -39,6 +40,8 @@ void mm_process_state_free(struct mm_process_state *st)
     free(st->match_name);
     if (st->have_match_re)
         regfree(&st->match_re);
+    if (st->have_impl_re)
+        regfree(&st->impl_re);
     if (st->disc) {
         mm_discovery_free(st->disc);
         free(st->disc);
@@ -128,6 +131,37 @@ int mm_process_state_init(struct mm_process_state *st, const struct mm_process_c
 fail:
     mm_process_state_free(st);
     return -1;
+}
+
+int mm_process_set_implementation(struct mm_process_state *st, const char *implementation,
+                                  const struct mm_logger *log)
+{
+    if (st->pidfile || st->match_name || st->have_match_re)
+        return 0; /* the user's identity wins */
+    const struct mm_proxy_identity *id = mm_proxy_identity_for(implementation);
+    if (id == st->impl_id)
+        return 0;
+    regex_t re;
+    if (id && id->cmdline_re) {
+        int rc = regcomp(&re, id->cmdline_re, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) { /* the table's patterns are valid: only ENOMEM */
+            mm_log(log, MM_LOG_ERROR, "process discovery: out of memory");
+            return -1;
+        }
+    }
+    if (st->have_impl_re)
+        regfree(&st->impl_re);
+    st->have_impl_re = id && id->cmdline_re;
+    if (st->have_impl_re)
+        st->impl_re = re;
+    st->impl_id = id;
+    if (id && id->comm)
+        mm_log(log, MM_LOG_INFO, "process discovery: the page is %s's, looking for processes named '%s'",
+               id->implementation, id->comm);
+    else if (id)
+        mm_log(log, MM_LOG_INFO, "process discovery: the page is %s's, looking for processes whose "
+               "command line matches %s", id->implementation, id->cmdline_re);
+    return 0;
 }
 
 /* ---- emitting ---------------------------------------------------------- */
@@ -343,6 +377,8 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
                      (real_proc ? MM_PROC_PRLIMIT : 0);
 
     struct mm_proc_match match = {st->match_name, st->have_match_re ? &st->match_re : NULL};
+    if (!st->match_name && !st->have_match_re && st->impl_id)
+        match = (struct mm_proc_match){st->impl_id->comm, st->have_impl_re ? &st->impl_re : NULL};
     struct mm_discovery_input in = {
         .match = &match,
         .match_configured = st->match_name != NULL || st->have_match_re,

@@ -41,6 +41,7 @@ enum mm_process_source {
 };
 
 struct mm_discovery;
+struct mm_proxy_identity;
 struct mm_group_counters;
 
 /* Public so an instance can embed it; fields are private to process.c
@@ -51,6 +52,11 @@ struct mm_process_state {
     regex_t match_re;
     int have_match_re;
     int stats_port;
+    /* The detected implementation's default identity (proxy_identity.h),
+     * used when nothing is configured; NULL: comm mtproto-proxy. */
+    const struct mm_proxy_identity *impl_id;
+    regex_t impl_re;
+    int have_impl_re;
 
     /* Test knobs, may be changed after init. */
     const char *proc_root; /* "/proc"; a copy of a /proc tree for fixture tests */
@@ -95,6 +101,15 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
                        const struct mm_logger *log);
 
 void mm_process_state_free(struct mm_process_state *st);
+
+/* Tells the state which implementation wrote the page (the `implementation`
+ * fact; NULL or "" unknown). With no ProcessName, ProcessMatch or PidFile
+ * configured, discovery then looks for that implementation's processes
+ * (mtg, telemt, ...) instead of mtproto-proxy, under the same identity
+ * rules. Cheap when unchanged; returns -1 (logged) only when out of memory,
+ * and the previous identity stays. */
+int mm_process_set_implementation(struct mm_process_state *st, const char *implementation,
+                                  const struct mm_logger *log);
 
 /* The pids read in the last gather, master first; returns how many were
  * copied (at most max). 0 when no proxy was found. */

@@ -511,8 +511,10 @@ void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_discovery_in
                 snprintf(res->how, sizeof(res->how),
                          "the command line of the master seen last (pid %d)", d->id.pid);
             else
-                snprintf(res->how, sizeof(res->how), "%s%s%.0d%s",
-                         in->match_configured ? "the configured process match" : "its name " MM_PROXY_COMM,
+                snprintf(res->how, sizeof(res->how), "%s%s%s%.0d%s",
+                         in->match_configured ? "the configured process match"
+                         : in->match->name ? "its name " : "its command line",
+                         in->match_configured || !in->match->name ? "" : in->match->name,
                          res->by_stats_port ? " and its stats port " : "",
                          res->by_stats_port ? in->stats_port : 0,
                          res->by_stats_port ? " (-p on its command line)" : "");
