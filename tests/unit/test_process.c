@@ -32,6 +32,7 @@
 #include "host/process/process.h"
 #include "host/process/process_discovery.h"
 #include "host/process/process_stats.h"
+#include "host/process/proxy_identity.h"
 #include "host/procfs.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -1084,6 +1085,80 @@ out:
         close(fd2);
 }
 
+/* Each implementation's default identity, and the mtprotoproxy command-line
+ * pattern on real-looking command lines. */
+static void test_identity_table(void)
+{
+    CHECK(mm_proxy_identity_for(NULL) == NULL);
+    CHECK(mm_proxy_identity_for("mtproxy") == NULL);      /* built-in mtproto-proxy */
+    CHECK(mm_proxy_identity_for("mtproto.zig") == NULL);  /* its binary is mtproto-proxy */
+    const char *comms[][2] = {{"mtg", "mtg"}, {"telemt", "telemt"}, {"teleproxy", "teleproxy"}};
+    for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++) {
+        const struct mm_proxy_identity *id = mm_proxy_identity_for(comms[i][0]);
+        CHECK(id && id->comm && strcmp(id->comm, comms[i][1]) == 0 && !id->cmdline_re);
+    }
+    const struct mm_proxy_identity *py = mm_proxy_identity_for("mtprotoproxy");
+    CHECK(py && !py->comm && py->cmdline_re);
+    regex_t re;
+    CHECK(py && regcomp(&re, py->cmdline_re, REG_EXTENDED | REG_NOSUB) == 0);
+    CHECK(regexec(&re, "python3 /opt/mtprotoproxy/mtprotoproxy.py config.py", 0, NULL, 0) == 0);
+    CHECK(regexec(&re, "/usr/bin/python3 mtprotoproxy.py", 0, NULL, 0) == 0);
+    CHECK(regexec(&re, "vim mtprotoproxy.py.orig", 0, NULL, 0) != 0);
+    CHECK(regexec(&re, "python3 not_mtprotoproxy.py", 0, NULL, 0) != 0);
+    regfree(&re);
+}
+
+/* No option configured and an mtg page: processes named mtg are looked for,
+ * and the one owning the stats port's listening socket is taken though its
+ * command line names no port (-p 0), never a look-alike without it. */
+static void test_implementation_identity(void)
+{
+    const char *ours_args[] = {"-w", "1", "-p", "0", "-n", "mtg", NULL};
+    const char *decoy_args[] = {"-n", "mtg", NULL};
+    struct fake ours, decoy;
+    if (fake_start(&decoy, decoy_args) != 0) {
+        CHECK(!"decoy started");
+        return;
+    }
+    if (fake_start(&ours, ours_args) != 0) {
+        CHECK(!"fake_mtproxy started");
+        fake_stop(&decoy);
+        return;
+    }
+    int other_port, held = hold_port(&other_port);
+    CHECK(held >= 0);
+    struct mm_process_state st, st_other;
+    struct capture cap, cap_other;
+    struct mm_logger log, log_other;
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK(init_state_port(&st, NULL, NULL, NULL, ours.listen_port, &cap, &log) == 0);
+    CHECK(init_state_port(&st_other, NULL, NULL, NULL, other_port, &cap_other, &log_other) == 0);
+    /* Before the implementation is known: mtproto-proxy, not found. */
+    mm_process_gather(&st, 0, &snap, &log);
+    CHECK_INT_EQ(mm_process_master_pid(&st), 0);
+    CHECK(mm_process_set_implementation(&st, "mtg", &log) == 0);
+    CHECK(mm_process_set_implementation(&st_other, "mtg", &log_other) == 0);
+    for (int i = 0; i < 2; i++) {
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st, 0, &snap, &log);
+        CHECK_INT_EQ(mm_process_master_pid(&st), ours.master);
+        CHECK_INT_EQ(ival(&snap, "processes", "all"), 2);
+        /* Another instance's URL port: neither mtg serves it. */
+        mm_snapshot_reset(&snap);
+        mm_process_gather(&st_other, 0, &snap, &log_other);
+        CHECK_INT_EQ(mm_process_master_pid(&st_other), 0);
+        CHECK_INT_EQ(ival(&snap, "processes", "all"), 0);
+    }
+    mm_process_state_free(&st);
+    mm_process_state_free(&st_other);
+    mm_snapshot_free(&snap);
+    if (held >= 0)
+        close(held);
+    fake_stop(&ours);
+    fake_stop(&decoy);
+}
+
 /* The workers' and all's counters do not drop when a worker exits: each
  * process's growth is added as it happens (collectd's processes.c). */
 static void test_counters_monotonic(void)
@@ -1347,6 +1422,8 @@ int main(void)
     TEST(test_fifo_pidfile);
     TEST(test_orphans);
     TEST(test_decoy_other_user);
+    TEST(test_identity_table);
+    TEST(test_implementation_identity);
     TEST(test_counters_monotonic);
     TEST(test_unprivileged);
     TEST(test_timing);

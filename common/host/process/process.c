@@ -17,6 +17,7 @@
 #include "host/process/process_discovery.h"
 #include "host/process/process_stats.h"
 #include "host/process/proxy_identity.h"
+#include "host/sockets/sockdiag.h"
 
 #define PROCESS_BUF_CAP (64 * 1024) /* /proc/PID/status is ~1.5 KiB; limits, io less */
 #define PROC_SUPER_MAGIC_ 0x9fa0    /* linux/magic.h, without the kernel headers */
@@ -42,6 +43,10 @@ void mm_process_state_free(struct mm_process_state *st)
         regfree(&st->match_re);
     if (st->have_impl_re)
         regfree(&st->impl_re);
+    if (st->sockdiag) {
+        mm_sockdiag_free(st->sockdiag);
+        free(st->sockdiag);
+    }
     if (st->disc) {
         mm_discovery_free(st->disc);
         free(st->disc);
@@ -162,6 +167,46 @@ int mm_process_set_implementation(struct mm_process_state *st, const char *imple
         mm_log(log, MM_LOG_INFO, "process discovery: the page is %s's, looking for processes whose "
                "command line matches %s", id->implementation, id->cmdline_re);
     return 0;
+}
+
+struct listeners {
+    uint32_t *inodes;
+    size_t n, max;
+};
+
+static int collect_listener(void *ctx, const struct mm_sock *s)
+{
+    struct listeners *l = ctx;
+    if (s->inode && l->n < l->max)
+        l->inodes[l->n++] = s->inode;
+    return 0;
+}
+
+/* The inodes of the sockets listening on the stats port (sock_diag walks
+ * only the listening hash): who owns one serves this instance's page.
+ * Returns how many (0: none, or the table was unreadable). */
+static size_t stats_listeners(struct mm_process_state *st, uint32_t *inodes, size_t max,
+                              const struct mm_logger *log)
+{
+    if (!st->sockdiag) {
+        st->sockdiag = malloc(sizeof(*st->sockdiag));
+        if (!st->sockdiag)
+            return 0;
+        if (mm_sockdiag_init(st->sockdiag) != 0) {
+            free(st->sockdiag);
+            st->sockdiag = NULL;
+            return 0;
+        }
+    }
+    struct mm_sockdiag_query q = {
+        .local_ports = {(uint16_t)st->stats_port},
+        .n_local_ports = 1,
+        .states = 1u << MM_TCP_LISTEN,
+    };
+    struct listeners l = {inodes, 0, max};
+    if (mm_sockdiag_dump(st->sockdiag, &q, collect_listener, &l, NULL, log) < 0)
+        return 0;
+    return l.n;
 }
 
 /* ---- emitting ---------------------------------------------------------- */
@@ -399,6 +444,14 @@ void mm_process_gather(struct mm_process_state *st, int64_t pid_hint, struct mm_
         s.stat.starttime == known_start && s.stat.state != 'Z' && s.stat.state != 'X') {
         in.verified_master = known;
         have_sample = 1;
+    }
+    /* Before the first master: who listens on the stats port tells this
+     * instance's proxy from a look-alike when its command line names no
+     * port (mtg, telemt: a config file). */
+    uint32_t inodes[16];
+    if (!known && !in.match_configured && !st->pidfile && st->stats_port) {
+        in.listen_inodes = inodes;
+        in.n_listen_inodes = stats_listeners(st, inodes, sizeof(inodes) / sizeof(inodes[0]), log);
     }
     struct mm_discovery_result res;
     mm_discover(st->disc, proc, &in, st->buf, st->buf_cap, &res);

@@ -42,6 +42,7 @@ enum mm_process_source {
 
 struct mm_discovery;
 struct mm_proxy_identity;
+struct mm_sockdiag;
 struct mm_group_counters;
 
 /* Public so an instance can embed it; fields are private to process.c
@@ -57,6 +58,7 @@ struct mm_process_state {
     const struct mm_proxy_identity *impl_id;
     regex_t impl_re;
     int have_impl_re;
+    struct mm_sockdiag *sockdiag; /* listeners of the stats port; made when first needed */
 
     /* Test knobs, may be changed after init. */
     const char *proc_root; /* "/proc"; a copy of a /proc tree for fixture tests */

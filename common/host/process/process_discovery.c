@@ -259,9 +259,45 @@ static int cmp_match_pid(const void *a, const void *b)
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+/* Whether pid holds one of the listening sockets of the URL's port: a link
+ * socket:[inode] in its fd directory. 0 when it does not or that directory
+ * is unreadable (another user's process, for an unprivileged agent). */
+static int owns_listener(int rootfd, int pid, const struct mm_discovery_input *in)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "%d/fd", pid);
+    int dfd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    DIR *dir = fdopendir(dfd);
+    if (!dir) {
+        close(dfd);
+        return 0;
+    }
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(dir)) != NULL) {
+        char link[64];
+        ssize_t n = readlinkat(dfd, e->d_name, link, sizeof(link) - 1);
+        if (n <= 9 || memcmp(link, "socket:[", 8) != 0)
+            continue;
+        link[n] = '\0';
+        uint64_t ino;
+        const char *end = mm_scan_u64(link + 8, NULL, &ino);
+        if (!end || strcmp(end, "]") != 0)
+            continue;
+        for (size_t i = 0; i < in->n_listen_inodes; i++)
+            if (in->listen_inodes[i] == ino)
+                found = 1;
+    }
+    closedir(dir);
+    return found;
+}
+
 /* Whether candidate pid may be this instance's master: a successor of the
  * master seen last, or, before any was seen, consistent with the URL (2:
- * its command line names the URL's stats port). */
+ * its command line names the URL's stats port, 3: it owns the URL's
+ * listening socket). */
 static int acceptable(const struct mm_discovery *d, const struct mm_discovery_input *in, int rootfd,
                       const struct mm_disc_match *c, const char *comm, char *buf, size_t cap)
 {
@@ -287,6 +323,8 @@ static int acceptable(const struct mm_discovery *d, const struct mm_discovery_in
         return 0; /* serves its stats elsewhere: another proxy */
     if (in->stats_port > 0 && ports.stats_port == in->stats_port)
         return 2; /* names the URL's port: positively this instance's */
+    if (in->stats_port > 0 && in->n_listen_inodes && owns_listener(rootfd, c->pid, in))
+        return 3; /* serves the URL's port itself (its command line may name none) */
     /* The default match must name the URL's port (when there is a URL). */
     return in->match_configured || in->stats_port <= 0;
 }
@@ -319,7 +357,7 @@ static int scan(struct mm_discovery *d, DIR *proc, const struct mm_discovery_inp
     }
     if (d->n_matches > 1) /* qsort with a NULL array is undefined even for 0 items */
         qsort(d->matches, d->n_matches, sizeof(*d->matches), cmp_match_pid);
-    int chosen = 0, first_other = 0, by_port = 0;
+    int chosen = 0, first_other = 0, by_port = 0, by_listener = 0;
     size_t top = 0;
     for (size_t i = 0; i < d->n_matches; i++) {
         const struct mm_disc_match *c = &d->matches[i];
@@ -340,6 +378,7 @@ static int scan(struct mm_discovery *d, DIR *proc, const struct mm_discovery_inp
         if (!chosen) {
             chosen = c->pid;
             by_port = ok == 2;
+            by_listener = ok == 3;
         }
     }
     char what[96];
@@ -356,6 +395,7 @@ static int scan(struct mm_discovery *d, DIR *proc, const struct mm_discovery_inp
     }
     if (chosen) {
         res->by_stats_port = by_port;
+        res->by_listener = by_listener;
         return chosen;
     }
     if (top == 0)
@@ -365,8 +405,8 @@ static int scan(struct mm_discovery *d, DIR *proc, const struct mm_discovery_inp
                 "seen last (pid %d) and started after it", top, what, first_other, d->id.pid);
     else
         why_add(res, "%zu process(es) %s (e.g. pid %d), none serving its stats on port %d (-p on "
-                "its command line): another proxy's, or set a pidfile", top, what, first_other,
-                in->stats_port);
+                "its command line, or its listening socket): another proxy's, or set a pidfile", top,
+                what, first_other, in->stats_port);
     return 0;
 }
 
@@ -515,8 +555,9 @@ void mm_discover(struct mm_discovery *d, DIR *proc, const struct mm_discovery_in
                          in->match_configured ? "the configured process match"
                          : in->match->name ? "its name " : "its command line",
                          in->match_configured || !in->match->name ? "" : in->match->name,
-                         res->by_stats_port ? " and its stats port " : "",
-                         res->by_stats_port ? in->stats_port : 0,
+                         res->by_stats_port ? " and its stats port "
+                         : res->by_listener ? " and its socket listening on the stats port " : "",
+                         res->by_stats_port || res->by_listener ? in->stats_port : 0,
                          res->by_stats_port ? " (-p on its command line)" : "");
         }
     }

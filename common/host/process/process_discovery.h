@@ -15,7 +15,9 @@
  *      follow it: orphaned workers and decoys never do. Before any master
  *      was seen, a process whose command line names another stats port than
  *      the URL's is not this instance's proxy, and with the default match
- *      (comm mtproto-proxy) it must name the URL's port. Several candidates
+ *      (comm mtproto-proxy, or the detected implementation's identity,
+ *      proxy_identity.h) it must name the URL's port or own a socket
+ *      listening on it (its /proc/PID/fd, when readable). Several candidates
  *      and nothing to choose between them: none is taken.
  * Workers are the master's children, from /proc/PID/task/TID/children: the
  * main thread every gather, every thread when the master is new and every
@@ -81,6 +83,7 @@ struct mm_discovery_result {
     size_t workers_dropped;         /* beyond MM_PROCESS_MAX_WORKERS */
     size_t candidates;              /* scan: candidates seen (> 1: ambiguous) */
     int by_stats_port;              /* scan: the command line named the URL's stats port */
+    int by_listener;                /* scan: it owns the listening socket of the URL's port */
     int lost;                       /* the master seen last exited in this gather */
     int lost_pid;
     int out_of_memory;
@@ -98,6 +101,8 @@ struct mm_discovery_input {
     int64_t pid_hint;       /* the stats page's pid, 0 */
     const char *pidfile;    /* NULL: none */
     int stats_port;         /* the URL's port, 0 unknown */
+    const uint32_t *listen_inodes; /* inodes of the sockets listening on stats_port */
+    size_t n_listen_inodes;        /* 0: unknown (not read, or unreadable) */
     int self;               /* the agent's pid: never the proxy */
     uint64_t now_ticks;     /* CLOCK_BOOTTIME in clock ticks */
     int verified_master;    /* the master seen last, already read by the caller with its
