@@ -18,7 +18,8 @@
 
 /* How to find the master when the /stats page gave no usable pid. All
  * strings are owned (malloc'ed) and freed by mm_process_config_free. With
- * none set, the process match is comm == "mtproto-proxy". */
+ * none set, the process match is the detected implementation's identity
+ * (mm_process_set_implementation), by default comm == "mtproto-proxy". */
 struct mm_process_config {
     char *pidfile;             /* path of a file holding the master's pid */
     char *process_match_name;  /* exact /proc/PID/comm, at most 15 characters */
