@@ -193,7 +193,8 @@ long mm_state_file_read(struct mm_state_file *sf, unsigned char *buf, size_t cap
 {
     if (!sf->path || sf->disabled)
         return -1;
-    int fd = open(sf->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO at the path must not block the gather; fstat below refuses it. */
+    int fd = open(sf->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         mm_log(log, MM_LOG_WARNING, "state file %s: %s; windows and churn start fresh", sf->path,
                errno == ENOENT ? "not there yet" : strerror(errno));
@@ -254,8 +255,25 @@ int mm_state_file_write(struct mm_state_file *sf, const unsigned char *payload, 
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof(tmp), "%s.tmp", sf->path);
     const char *step = "create";
-    int fd = len <= MM_STATE_MAX_BYTES && strlen(sf->path) < PATH_MAX ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                                                      O_NOFOLLOW, 0600) : -1;
+    struct stat st;
+    int fd = -1;
+    if (lstat(sf->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* rename() would replace whatever stands there: a FIFO, a directory, a device node. */
+        step = "replace";
+        errno = EEXIST;
+        mm_log(log, MM_LOG_WARNING, "state file %s: it exists and is not a regular file, so it is left "
+               "alone; windows and churn are kept in memory only and restart with the agent", sf->path);
+        sf->disabled = 1;
+        return -1;
+    }
+    if (len <= MM_STATE_MAX_BYTES && strlen(sf->path) < PATH_MAX) {
+        /* A leftover temp of any type is removed, then created afresh: O_EXCL never opens a FIFO or
+         * device someone put there, O_NONBLOCK is a second guard. */
+        if (unlink(tmp) != 0 && errno != ENOENT)
+            step = "remove the old temp file of";
+        else
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    }
     if (fd >= 0) {
         struct iovec iov[3] = {{head, HEAD}, {sf->owner, owner_len}, {(void *)payload, len}};
         size_t want = HEAD + owner_len + len;

@@ -382,7 +382,6 @@ class StatsPage(unittest.TestCase):
 
 
 KINDS = ('fifo', 'directory', 'dev-zero', 'sparse-2g', 'vanishing')
-STATE_FILE_BROKEN = (('state-file', 'fifo'), ('state-file', 'dev-zero'))   # see the expectedFailure tests
 MMDB_TOOL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'write_test_mmdb.py')
 
 
@@ -454,7 +453,7 @@ class HostilePaths(unittest.TestCase):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
             for option, kind in self.cases or [(o, k) for o in ('pidfile', 'geoip', 'ca-cert', 'state-file')
-                                               for k in KINDS if (o, k) not in STATE_FILE_BROKEN]:
+                                               for k in KINDS]:
                 with self.subTest(option=option, kind=kind):
                     path = hostile_path(self.dir, option, kind, self.good(option, fake))
                     if kind == 'dev-zero' and option == 'state-file' and path == '/dev/zero':
@@ -513,26 +512,6 @@ class HostilePaths(unittest.TestCase):
 
     cases = None
 
-    # Missing fix (helper "windows", common/core/state_file.c, mm_state_file_read): the state file is
-    # opened without O_NONBLOCK, so a FIFO in its place blocks the first gather for ever (no output in
-    # 30 s; SIGTERM waits too, only SIGKILL ends it). Remove expectedFailure when it opens non-blocking
-    # and refuses what is not a regular file, like PidFile and GeoIPDatabase.
-    @unittest.expectedFailure
-    def test_telegraf_state_file_fifo(self):
-        self.cases = [('state-file', 'fifo')]
-        self.test_telegraf()
-
-    # Missing fix (helper "windows", common/core/state_file.c, the write at exit): the new state is
-    # renamed over the path whatever stands there, so as root a StateFile pointing at /dev/zero replaces
-    # the host's /dev/zero with a regular file (this test uses a private node of the same device).
-    # Remove expectedFailure when the write refuses a path that exists and is not a regular file.
-    @unittest.expectedFailure
-    def test_telegraf_state_file_device(self):
-        if os.geteuid() != 0:
-            raise AssertionError('needs root for a private device node')
-        self.cases = [('state-file', 'dev-zero')]
-        self.test_telegraf()
-
     def test_collectd(self):
         from test_security import TinyServer
         with self.proxy() as fake, StatsServer(mode='ok') as srv, TinyServer(tls=(self.cert, self.key)) as tls:
@@ -540,10 +519,11 @@ class HostilePaths(unittest.TestCase):
             spelling = {'pidfile': 'PidFile', 'geoip': 'GeoIPDatabase', 'ca-cert': 'CACert', 'state-file': 'StateFile'}
             for option in spelling:
                 for kind in KINDS:
-                    if (option, kind) in STATE_FILE_BROKEN:
-                        continue    # see test_telegraf_state_file_fifo / _device
                     name = 'p' + re.sub(r'[^a-z0-9]', '', option + kind)
-                    path = paths[name] = hostile_path(self.dir, option, kind, self.good(option, fake))
+                    path = hostile_path(self.dir, option, kind, self.good(option, fake))
+                    if kind == 'dev-zero' and option == 'state-file' and path == '/dev/zero':
+                        continue    # not root: no private device node, and the host's is not ours to risk
+                    paths[name] = path
                     url = tls.url if option == 'ca-cert' else srv.url
                     ident = '  ProcessName "%s"\n' % fake.name if option == 'pidfile' else fake.conf()
                     ident += '  IncludeLocal true\n' 
