@@ -12,7 +12,9 @@ Misbehaving modes for fault tests (--mode, or one word in --control-file, re-rea
 connection and every 50 ms; the mode in effect is echoed to <control-file>.applied):
   ok               normal behaviour (above)
   404 / 500        every request gets that status with an HTML body
-  refuse           the listening socket is closed (connects are refused); reopened on the same port later
+  refuse           the listening socket is closed (connects are refused); reopened on the same port later.
+                   Meanwhile a socket bound to the port, not listening, holds it (as it does from the
+                   start with --mode refuse --port 0): nothing else on the host can take the port
   hang             the request is read and never answered; the socket stays open until the server exits
   drip             a valid 200 response, sent 1 byte per second
   garbage          200 text/plain, ~4 KB of random binary bytes including NUL
@@ -244,6 +246,7 @@ class Server:
         self.mode = None
         self.stop = threading.Event()
         self.lsock = None
+        self.hold = None         # in mode refuse: the port, held
         self.conns = set()
         self.conns_lock = threading.Lock()
         self.log_lock = threading.Lock()
@@ -289,29 +292,41 @@ class Server:
         if mode == 'restart' and old is not None and old != 'restart':
             self.stats.restart()
         if mode == 'refuse':
+            if self.hold is None:     # before the listener closes: the port is never free
+                try:
+                    self.hold = self.bind(listen=False)
+                except OSError as e:
+                    self.log('cannot hold 127.0.0.1:%d: %s' % (self.port, e))
             if self.lsock is not None:
                 self.lsock.close()
                 self.lsock = None
-            if self.port == 0:        # initial mode refuse with --port 0: reserve a port number
-                s = self.bind()
-                s.close()
         elif self.lsock is None:
             try:
                 self.lsock = self.bind()
             except OSError as e:
                 self.log('cannot listen on 127.0.0.1:%d: %s (retrying)' % (self.port, e))
                 return
+            if self.hold is not None:
+                self.hold.close()
+                self.hold = None
         if old is not None and old != mode:
             self.log('mode %s -> %s' % (old, mode))
         if self.control_file:
             write_atomic(self.control_file + '.applied', self.mode + '\n')
 
-    def bind(self):
+    def bind(self, listen=True):
+        """A listener on 127.0.0.1:port (port 0: a free one), or with listen=False a socket that only
+        holds the port: not listening (connects are refused) and without SO_REUSEADDR, so nothing can
+        bind the port beside it but a socket with SO_REUSEPORT of this user (our next listener, or the
+        harness holding the port while one server replaces another)."""
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if listen:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             s.bind(('127.0.0.1', self.port))
-            s.listen(128)
+            if listen:
+                s.listen(128)
         except OSError:
             s.close()
             raise
@@ -351,9 +366,10 @@ class Server:
         self.shutdown()
 
     def shutdown(self):
-        if self.lsock is not None:
-            self.lsock.close()
-            self.lsock = None
+        for sock in (self.lsock, self.hold):
+            if sock is not None:
+                sock.close()
+        self.lsock = self.hold = None
         with self.conns_lock:
             conns = list(self.conns)
         for c in conns:

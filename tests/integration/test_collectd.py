@@ -99,12 +99,9 @@ class CollectdPlugin(unittest.TestCase):
         with StatsServer(static=True, fixture='stats-upstream-idle-M1.txt') as srv:
             with Collectd(instance_block('main', srv.url)) as cd:
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1.0)
-                srv.stop()
-                with StatsServer(static=True, fixture='stats-idle-M1.txt', port=srv.port):
+                with srv.successor(static=True, fixture='stats-idle-M1.txt'):
                     self.assertTrue(wait_until(lambda: restarted in cd.log_text(), 10), cd.log_text())
-                    # two more reads of the same run (polled): no second notification
-                    seen = len(cd.csv_rows('mtproxy-main/gauge-up'))
-                    self.assertTrue(wait_until(lambda: len(cd.csv_rows('mtproxy-main/gauge-up')) >= seen + 2, 15, 0.1))
+                    cd.wait_reads('mtproxy-main/gauge-up', 2)   # two more reads of the same run: no second notification
                     log = cd.log_text()
         self.assertEqual(log.count(restarted), 1, log)
         self.assertIn('severity = WARNING', log)
@@ -161,14 +158,10 @@ class CollectdPlugin(unittest.TestCase):
             with StatsServer(static=True, fixture=FIXTURE_A) as srv:
                 with Collectd(instance_block('edge', srv.url)) as cd:
                     cd.wait_for('mtproxy-edge/gauge-up', pred=lambda v: v['value'] == 1.0)
-                    srv.stop()
-                    with StatsServer(static=True, fixture=reloaded, port=srv.port):
+                    with srv.successor(static=True, fixture=reloaded):
                         msg = 'configuration reloaded (config_md5 %s -> %s)' % (old_md5, new_md5)
                         self.assertTrue(wait_until(lambda: msg in cd.log_text(), 10), cd.log_text())
-                        # two more reads of the new configuration (polled)
-                        seen = len(cd.csv_rows('mtproxy-edge/gauge-up'))
-                        self.assertTrue(wait_until(lambda: len(cd.csv_rows('mtproxy-edge/gauge-up')) >= seen + 2,
-                                                   15, 0.1))
+                        cd.wait_reads('mtproxy-edge/gauge-up', 2)   # two more reads of the new configuration
                         log = cd.log_text()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

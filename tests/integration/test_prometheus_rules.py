@@ -17,11 +17,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.parse
 import urllib.request
@@ -339,6 +337,14 @@ class PrometheusServer:
     def alerts(self):
         return self.api('alerts')['alerts']
 
+    def wait_evaluation(self, timeout=30):
+        """Returns once every rule group has been evaluated again since the call."""
+        def last():
+            return [g.get('lastEvaluation') for g in self.api('rules')['groups']]
+        before = last()
+        wait_until(lambda: all(a != b for a, b in zip(last(), before)), timeout, 0.2,
+                   what='another evaluation of the rule groups')
+
     def log_text(self):
         with open(os.path.join(self.tmp, 'log'), errors='replace') as f:
             return f.read()[-3000:]
@@ -423,17 +429,13 @@ class RealPrometheus(unittest.TestCase):
         both with write_prometheus; Prometheus scrapes only the central one. Neither has an upstream
         ready; then B's proxy goes down. B's last upstream_ready (0) stays visible (explicit
         timestamps), A's up is 1: B's "no upstream" alert must end, and each alert name its own host."""
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(('127.0.0.1', 0))
-        net_port = udp.getsockname()[1]
-        udp.close()
-        central_conf = ('LoadPlugin network\n<Plugin network>\n  <Listen "127.0.0.1" "%d">\n  </Listen>\n</Plugin>\n'
-                        % net_port)
-        send = 'LoadPlugin network\n<Plugin network>\n  <Server "127.0.0.1" "%d">\n  </Server>\n</Plugin>\n' % net_port
+        # the central collectd's UDP port: its own (another one and a restart when taken or shared)
         with StatsServer(static=True, fixture=LOST) as sa, StatsServer(static=True, fixture=LOST) as sb, \
-                Collectd(None, load_plugin=False, extra_conf=central_conf, hostname='central',
-                         prometheus=True) as central:
+                Collectd(None, load_plugin=False, hostname='central', prometheus=True,
+                         network_listen=True) as central:
             prom_port = central.prometheus_port
+            send = ('LoadPlugin network\n<Plugin network>\n  <Server "127.0.0.1" "%d">\n  </Server>\n</Plugin>\n'
+                    % central.network_port)
             with Collectd(mtproxy_conf(sa.url), extra_conf=send, hostname='proxy-a'), \
                     Collectd(mtproxy_conf(sb.url), extra_conf=send, hostname='proxy-b'):
                 target = '127.0.0.1:%d' % prom_port
@@ -456,10 +458,12 @@ class RealPrometheus(unittest.TestCase):
                     # B's last upstream_ready is still what Prometheus returns for it
                     r = prom.api('query?query=collectd_mtproxy_count%7Btype%3D%22summary-upstream_ready%22%7D')['result']
                     self.assertIn('proxy-b', [x['metric'].get('exported_instance') for x in r], r)
-                    time.sleep(3)                   # a few more evaluations: nothing for the wrong host
-                    self.assertEqual(alerts('MTProxyDown'), [('proxy-b', target)])
-                    self.assertEqual(alerts('MTProxyNoUpstreamReady'), [('proxy-a', target)])
-                    self.assertEqual(alerts('MTProxyExporterDown'), [])
+                    # three more evaluations of every rule group: nothing for the wrong host
+                    for _ in range(3):
+                        prom.wait_evaluation()
+                        self.assertEqual(alerts('MTProxyDown'), [('proxy-b', target)])
+                        self.assertEqual(alerts('MTProxyNoUpstreamReady'), [('proxy-a', target)])
+                        self.assertEqual(alerts('MTProxyExporterDown'), [])
 
 
 if __name__ == '__main__':

@@ -6,6 +6,12 @@ left, and children get PR_SET_PDEATHSIG(SIGKILL) so they do not outlive a killed
 them from the main thread: the signal follows the creating thread).
 Python 3 standard library only. Set MTPM_KEEP_TMP=1 to keep the temp dirs for a post-mortem.
 
+Hermetic by rule: every wait polls for what it waits for, with a deadline (wait_until(..., what=...)
+fails naming it; Collectd.wait_for / wait_reads); a fixed sleep only paces, and says so. No port is
+picked and released: our own servers bind port 0 and report it; a daemon that must be told its port
+gets one from pick_port and is restarted on another when it did not get it (retry_on_port_clash);
+a port that must outlive its server is held by hold_port (StatsServer.successor).
+
     from harness import StatsServer, Influxd, Collectd, collectd_check_config
     with StatsServer() as srv, Collectd('<Plugin mtproxy>\\n<Instance "main">\\nURL "%s"\\n'
                                          '</Instance>\\n</Plugin>' % srv.url) as cd:
@@ -156,28 +162,43 @@ def _ephemeral_low():
         return 32768
 
 
-def pick_port():
-    """A port for a daemon that must be told its port (influxd, collectd's write_prometheus, prometheus),
-    for retry_on_port_clash only: drawn at random below the kernel's ephemeral range (where outgoing
-    connections never land) and bindable on 127.0.0.1 and [::] at this moment. The servers of our own
-    (stats_server.py, fake_mtproxy, conn_holder) bind port 0 and report the port instead."""
+def pick_port(kind=socket.SOCK_STREAM):
+    """A port for a daemon that must be told its port (influxd, collectd's write_prometheus and network
+    plugins, prometheus), for retry_on_port_clash only: drawn at random below the kernel's ephemeral
+    range (where outgoing connections never land) and bindable on 127.0.0.1 and [::] at this moment
+    (kind: SOCK_STREAM or SOCK_DGRAM). The servers of our own (stats_server.py, fake_mtproxy,
+    conn_holder) bind port 0 and report the port instead."""
     low = max(_ephemeral_low(), 12000)
     while True:
         port = random.randrange(10000, low)
         try:
             for family, addr in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::')):
-                with socket.socket(family, socket.SOCK_STREAM) as s:
+                with socket.socket(family, kind) as s:
                     s.bind((addr, port))
             return port
         except OSError:
             continue
 
 
-def listens_on(pid, port):
-    """True when process pid holds a listening TCP socket on port (any address): whether a daemon got
-    the port it was told, for daemons that do not say so in a log."""
+def hold_port(port):
+    """A TCP socket bound to 127.0.0.1:port, not listening, with SO_REUSEPORT and without SO_REUSEADDR:
+    while it is open connects are refused and nobody can bind the port, except a socket of ours with
+    SO_REUSEPORT (stats_server.py listens that way). What keeps a port between two servers."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(('127.0.0.1', port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def _socket_inodes(port, tables, state=None):
+    """'socket:[inode]' of the sockets in the /proc/net tables bound to local port (any address), in
+    state (hex, e.g. '0A' = LISTEN) when given."""
     inodes = set()
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    for table in tables:
         try:
             with open(table) as f:
                 rows = f.read().splitlines()[1:]
@@ -185,40 +206,63 @@ def listens_on(pid, port):
             continue
         for row in rows:
             f = row.split()
-            if len(f) > 9 and f[3] == '0A' and int(f[1].rsplit(':', 1)[1], 16) == port:
+            if len(f) > 9 and (state is None or f[3] == state) and int(f[1].rsplit(':', 1)[1], 16) == port:
                 inodes.add('socket:[%s]' % f[9])
+    return inodes
+
+
+def _fd_links(pid):
+    out = set()
     try:
         fds = os.listdir('/proc/%d/fd' % pid)
     except OSError:
-        return False
+        return out
     for fd in fds:
         try:
-            if os.readlink('/proc/%d/fd/%s' % (pid, fd)) in inodes:
-                return True
+            out.add(os.readlink('/proc/%d/fd/%s' % (pid, fd)))
         except OSError:
             pass
-    return False
+    return out
 
 
-def retry_on_port_clash(start, attempts=8):
+def listens_on(pid, port):
+    """True when process pid holds a listening TCP socket on port (any address): whether a daemon got
+    the port it was told, for daemons that do not say so in a log."""
+    inodes = _socket_inodes(port, ('/proc/net/tcp', '/proc/net/tcp6'), '0A')
+    return bool(inodes & _fd_links(pid))
+
+
+def udp_port_is_own(pid, port):
+    """True when process pid holds a UDP socket on port and no other process does. A UDP listener
+    that sets SO_REUSEADDR (collectd's network plugin does) binds a port another such listener
+    holds without an error, and the datagrams then go to one of them: this is how to tell."""
+    inodes = _socket_inodes(port, ('/proc/net/udp', '/proc/net/udp6'))
+    return bool(inodes) and inodes <= _fd_links(pid)
+
+
+def retry_on_port_clash(start, attempts=8, pick=None):
     """start(port) starts a daemon on port and returns it, or raises PortInUse when the daemon said the
-    port was taken (by anything on the host, between the pick and the bind): then a fresh port."""
+    port was taken (by anything on the host, between the pick and the bind): then a fresh port.
+    pick() gives the port (default pick_port)."""
     for _ in range(attempts - 1):
         try:
-            return start(pick_port())
+            return start((pick or pick_port)())
         except PortInUse:
             continue
-    return start(pick_port())
+    return start((pick or pick_port)())
 
 
-def wait_until(pred, timeout, interval=0.02):
-    """Polls pred() until it returns something truthy (returned) or timeout passes (returns None)."""
+def wait_until(pred, timeout, interval=0.02, what=None):
+    """Polls pred() until it returns something truthy (returned) or timeout passes: then None, or,
+    when what (the awaited thing, in words) is given, AssertionError('... waiting for <what>')."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() >= deadline:
+            if what is not None:
+                raise AssertionError('timed out after %g s waiting for %s' % (timeout, what))
             return None
         time.sleep(interval)
 
@@ -260,6 +304,7 @@ class StatsServer(_ServerProcess):
       path / content_type: serve another implementation's page (tests/fixtures/peers), see stats_server.py
       cap: body size of the 'worst' modes
       .set_mode(mode, timeout=5)  switch modes; returns once the server applied it
+      .successor(**kwargs)        stops this server and starts another one (kwargs as here) on its port
       .log_text()                 the server's stderr (one line per request)
       .stop() -> exit code        also done by __exit__
     fixture: a path, or a bare file name looked up in tests/fixtures/.
@@ -329,6 +374,17 @@ class StatsServer(_ServerProcess):
             return True
         except OSError:
             return False
+
+    def successor(self, **kwargs):
+        """A proxy restarting on its port: this server stops, another one (StatsServer(**kwargs)) starts
+        on the same port. hold_port keeps the port meanwhile (connects are refused, as between a real
+        proxy's exit and its restart), so nothing else on the host can take it in between."""
+        hold = hold_port(self.port)
+        try:
+            self.stop()
+            return StatsServer(port=self.port, **kwargs).start()
+        finally:
+            hold.close()
 
     def set_mode(self, mode, timeout=5.0):
         tmp = self.control_file + '.new'
@@ -522,20 +578,26 @@ class Collectd:
       wait:             start() waits for the unixsock socket (raises if collectd exits first)
       prometheus:       True = load write_prometheus on a port of its own (.prometheus_port; another
                         port and a restart when that one was taken)
+      network_listen:   True = load the network plugin listening on 127.0.0.1, a UDP port of its own
+                        (.network_port; another port and a restart when that one was taken or shared)
       env:              collectd's environment (default: ours)
       .getval(identifier) -> {'value': 1.0, ...} or None          identifier: [host/]plugin-inst/type-tinst
       .listval() -> ['testhost/mtproxy-main/gauge-up', ...]
       .wait_for(identifier, timeout=10, pred=None) -> values dict  (pred(values) must be true; raises
                                                                      AssertionError with the log on timeout)
       .csv_rows(identifier) -> [{'epoch': 1.7e9, 'value': 3.0}, ...] (column names from the csv header)
+      .wait_reads(identifier, n, timeout=15) -> the csv rows of n more reads (raises on timeout)
       .log_text(), .returncode, .alive(), .stop(timeout=10) -> exit code (SIGTERM, then SIGKILL)
     """
 
     def __init__(self, plugin_conf_text, interval=1, build_dir='build', extra_types_db=None,
-                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME, prometheus=False, env=None):
+                 extra_conf='', load_plugin=True, wait=True, hostname=HOSTNAME, prometheus=False, env=None,
+                 network_listen=False):
         self.hostname = hostname
         self.prometheus = prometheus
         self.prometheus_port = None
+        self.network_listen = network_listen
+        self.network_port = None
         self.env = env
         self.plugin_conf_text = plugin_conf_text
         self.interval = interval
@@ -587,15 +649,29 @@ class Collectd:
         return '\n'.join(conf) + '\n'
 
     def start(self):
-        if not self.prometheus:
+        if not (self.prometheus or self.network_listen):
             return self._start()
-        return retry_on_port_clash(self._start_with_prometheus)
 
-    def _start_with_prometheus(self, port):
-        self.prometheus_port = port
+        def pick():
+            return (pick_port() if self.prometheus else None,
+                    pick_port(socket.SOCK_DGRAM) if self.network_listen else None)
+        return retry_on_port_clash(self._start_on_ports, pick=pick)
+
+    def _start_on_ports(self, ports):
+        """collectd with write_prometheus on TCP port ports[0] and/or the network plugin on UDP port
+        ports[1]; PortInUse when either was taken (collectd logs it and runs on without it) or, for
+        UDP, shared: the network plugin binds with SO_REUSEADDR, so another listener that does the
+        same holds the port beside it without an error and may receive the datagrams."""
+        self.prometheus_port, self.network_port = ports
         base = self.extra_conf
-        self.extra_conf = (base or '') + ('\nLoadPlugin write_prometheus\n<Plugin write_prometheus>\n'
-                                          '  Port "%d"\n</Plugin>\n' % port)
+        extra = base or ''
+        if self.prometheus:
+            extra += ('\nLoadPlugin write_prometheus\n<Plugin write_prometheus>\n'
+                      '  Port "%d"\n</Plugin>\n' % self.prometheus_port)
+        if self.network_listen:
+            extra += ('\nLoadPlugin network\n<Plugin network>\n  <Listen "127.0.0.1" "%d">\n  </Listen>\n'
+                      '</Plugin>\n' % self.network_port)
+        self.extra_conf = extra
         try:
             self._start()
         finally:
@@ -603,7 +679,10 @@ class Collectd:
         if not wait_until(lambda: 'Initialization complete' in self.log_text() or not self.alive(), 10):
             self.stop()
             raise RuntimeError('collectd did not initialise:\n' + self.final_log)
-        if 'write_prometheus plugin: Opening a listening socket' in self.log_text():
+        log = self.log_text()
+        if 'write_prometheus plugin: Opening a listening socket' in log \
+                or 'sockent_server_listen failed' in log \
+                or (self.network_listen and self.alive() and not udp_port_is_own(self.proc.pid, self.network_port)):
             self.stop()
             raise PortInUse(self.final_log)
         return self
@@ -689,6 +768,14 @@ class Collectd:
                                  % (identifier, timeout, self.getval(identifier),
                                     ', '.join(self.listval()), _tail(self.log_text())))
         return v
+
+    def wait_reads(self, identifier, n, timeout=15.0):
+        """Waits until collectd has written n more rows (reads) of identifier than it had at the call
+        and returns those rows: for checks that something stays true over several reads."""
+        seen = len(self.csv_rows(identifier))
+        wait_until(lambda: len(self.csv_rows(identifier)) >= seen + n, timeout, 0.05,
+                   what='%d more reads of %s' % (n, identifier))
+        return self.csv_rows(identifier)[seen:]
 
     def csv_rows(self, identifier):
         host, plugin, type_ = _split_identifier(identifier)
