@@ -56,7 +56,9 @@ class CollectdLongRun(unittest.TestCase):
                 rss_50 = vmrss_kib(pid)
                 t50 = time.monotonic()
                 counts_50 = {m: len(cd.csv_rows(up[m])) for m in MODES}
-                time.sleep((INTERVALS - 50) * INTERVAL)
+                # until every instance has read INTERVALS times (or, with a back-off, the deadline
+                # passed): the checks below use the time it really took
+                wait_until(lambda: reached(INTERVALS), 4 * INTERVALS * INTERVAL, 0.2)
                 elapsed = time.monotonic() - t50
                 rss_500 = vmrss_kib(pid)
                 counts = {m: len(cd.csv_rows(up[m])) - counts_50[m] for m in MODES}
@@ -73,7 +75,7 @@ class CollectdLongRun(unittest.TestCase):
         expected = elapsed / INTERVAL
         for m in MODES:
             # on schedule: no back-off. collectd's back-off doubles the wait after every failed read
-            # (0.1 s, 0.2 s ... 12.8 s): about 10 reads in these 22 s instead of 450. Half the schedule
+            # (0.1 s, 0.2 s ... 12.8 s): about 10 reads in 22 s instead of 450. Half the schedule
             # tells the two apart even on a loaded host, where reads come late but come.
             self.assertGreaterEqual(counts[m], 0.5 * expected, (m, counts, expected))
         self.assertNotIn('read-function of the plugin', log)

@@ -176,7 +176,11 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
             lines = []
             with Execd(args) as ex, Execd(pargs) as pex:
                 lines += ex.tick() + pex.tick()
-                time.sleep(1.1)
+                # a rate needs points in two 1 s buckets ($__interval): gather again once the clock
+                # has left the first gather's second
+                first = max(parse_line(l)[3] for l in lines) // 10**9
+                wait_until(lambda: time.time_ns() // 10**9 > first, 5, 0.02,
+                           what="the clock to leave the first gather's second")
                 lines += ex.tick() + pex.tick()
             fields, tags = {}, {}
             tagged = []

@@ -126,11 +126,13 @@ class Identity(unittest.TestCase):
                     self.assertEqual(v['processes'], 2)
                     v = cd.wait_for('mtproxy-init/ps_count-all')
                     self.assertEqual(v['processes'], 0)
-                    time.sleep(2.5)  # more reads: the decoy never shows up, init never counts
-                    self.assertEqual(cd.getval('mtproxy-real/ps_count-all')['processes'], 3)
-                    self.assertEqual(cd.getval('mtproxy-init/ps_count-all')['processes'], 0)
+                    # more reads: the decoy never shows up, init never counts
+                    cd.wait_reads('mtproxy-real/ps_count-all', 3)
+                    cd.wait_reads('mtproxy-init/ps_count-all', 3)
                     rows = cd.csv_rows('mtproxy-real/ps_count-all')
                     self.assertTrue(rows and all(r['processes'] == 3 for r in rows), rows)
+                    rows = cd.csv_rows('mtproxy-init/ps_count-all')
+                    self.assertTrue(rows and all(r['processes'] == 0 for r in rows), rows)
                     log = cd.log_text()
                 self.assertIn('is init, never the proxy', log)
                 self.assertIn('MTProxy master is pid %d' % ours.info['master'], log)

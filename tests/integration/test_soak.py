@@ -42,7 +42,7 @@ def fds(pid):
     for _ in range(30):
         c = collections.Counter(fd_targets(pid))
         common = c if common is None else common & c
-        time.sleep(0.01)
+        time.sleep(0.01)    # paces the samples over 0.3 s (a longer spread only filters more)
     return sum(common.values())
 
 
@@ -133,7 +133,7 @@ class CollectdSoak(unittest.TestCase):
                     for s in servers:
                         s.set_mode('ok')
                     at = reads()
-                    wait_until(lambda: reads() >= at + 40, 30, 0.05)
+                    wait_until(lambda: reads() >= at + 40, 30, 0.05, what='40 reads with every server healthy')
 
                 warm, step = None, 0
                 deadline = started + 900   # ~100 s on an idle host; a loaded one reads slower, never fewer
@@ -151,7 +151,7 @@ class CollectdSoak(unittest.TestCase):
                         next_step = n + 250
                         for i, s in enumerate(servers):
                             s.set_mode(modes[(step + 2 * i) % len(modes)])
-                    time.sleep(0.2)
+                    time.sleep(0.2)     # this poll's step (the deadline is above)
                     self.assertTrue(cd.alive(), cd.log_text()[-3000:])
                 all_ok()
                 n = reads()

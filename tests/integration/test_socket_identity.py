@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
@@ -151,8 +150,9 @@ class SocketIdentity(unittest.TestCase):
                 v = cd.wait_for('mtproxy-main/tcp_connections-upstream-ESTABLISHED')
                 self.assertEqual(v['value'], truth)
                 cd.wait_for('mtproxy-main/gauge-up', pred=lambda v: v['value'] == 1)
-                time.sleep(1.5)  # more reads: the scrapes still do not count
-                self.assertEqual(cd.getval('mtproxy-main/tcp_connections-upstream-ESTABLISHED')['value'], truth)
+                # more reads: the scrapes still do not count
+                rows = cd.wait_reads('mtproxy-main/tcp_connections-upstream-ESTABLISHED', 3)
+                self.assertEqual([r['value'] for r in rows], [truth] * len(rows))
                 self.assertEqual(cd.getval('mtproxy-main/tcp_connections-upstream-TIME_WAIT')['value'], 0)
 
 

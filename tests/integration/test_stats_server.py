@@ -148,8 +148,14 @@ class DynamicServerTest(unittest.TestCase):
     def test_counters_advance(self):
         with StatsServer() as srv:
             s1, _, b1, _ = get(srv.port)
-            time.sleep(1.1)
-            s2, h2, b2, _ = get(srv.port)
+            got = {'n': 0}
+
+            def clock_moved():      # the page's clock counts whole seconds: ask until it moved on
+                got['n'] += 1
+                got['s'], got['h'], got['b'], _ = get(srv.port)
+                return parse_stats(got['b'])['current_time'] != parse_stats(b1)['current_time']
+            harness.wait_until(clock_moved, 10, 0.1, what="the page's current_time to move on")
+            s2, h2, b2, n = got['s'], got['h'], got['b'], got['n']
         self.assertEqual((s1, s2), (200, 200))
         self.assertEqual(int(h2['content-length']), len(b2))
         a, b = parse_stats(b1), parse_stats(b2)
@@ -158,7 +164,7 @@ class DynamicServerTest(unittest.TestCase):
         for key in ('epoll_calls', 'tcp_readv_bytes', 'tcp_writev_bytes', 'tot_forwarded_queries',
                     'tot_forwarded_responses', 'timer_ops', 'event_timer_insert_ops', 'jobs_created'):
             self.assertGreater(int(b[key]), int(a[key]), key)
-        self.assertEqual(int(b['http_queries']), int(a['http_queries']) + 1)
+        self.assertEqual(int(b['http_queries']), int(a['http_queries']) + n)
         self.assertGreater(int(b['uptime']), int(a['uptime']))
         self.assertGreater(int(b['current_time']), int(a['current_time']))
         self.assertEqual(int(b['current_time']) - int(b['uptime']), int(b['start_time']))
@@ -317,7 +323,8 @@ class LifecycleTest(unittest.TestCase):
         s = socket.create_connection(('127.0.0.1', srv.port), timeout=2)
         try:
             s.sendall(b'GET /stats HTTP/1.1\r\n\r\n')
-            time.sleep(0.2)
+            harness.wait_until(lambda: 'mode=hang -> no answer' in srv.log_text(), 10,
+                               what='the server to hold the request unanswered')
             t = time.monotonic()
             self.assertEqual(srv.stop(), 0)
             self.assertLess(time.monotonic() - t, 3)
@@ -375,7 +382,8 @@ class CollectdHarnessTest(unittest.TestCase):
         rc, text = collectd_check_config('<Plugin mtproxy>\n</Plugin>')
         self.assertIn('plugin "mtproxy" successfully loaded', text)
         with Collectd('<Plugin mtproxy>\n</Plugin>') as cd:
-            time.sleep(1.5)
+            cd.wait_for('mtproxy-main/gauge-up')
+            cd.wait_reads('mtproxy-main/gauge-up', 2)     # more reads, collectd still running
             self.assertTrue(cd.alive(), cd.log_text())
 
 

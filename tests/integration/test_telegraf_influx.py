@@ -78,8 +78,8 @@ class TelegrafInflux(unittest.TestCase):
 
     def test_counters_advance_between_gathers(self):
         with StatsServer(fixture=FIXTURE) as srv, Execd(['--url', srv.url]) as ex:
+            # the stats server's counters grow with each request it answers, not with time
             first = [l for l in ex.tick() if l.startswith('mtproxy_stats,')][0]
-            time.sleep(1.1)
             second = [l for l in ex.tick() if l.startswith('mtproxy_stats,')][0]
             ex.close_stdin()
         self.assertGreater(field(second, 'http_queries'), field(first, 'http_queries'))
