@@ -56,6 +56,19 @@ def get(port, path='/stats', method='GET', extra_headers='', source='127.0.0.1',
     return status, {k.lower(): v for k, v in headers}, body, [k for k, _ in headers]
 
 
+def taken(port):
+    """True when nothing else can bind 127.0.0.1:port (nor the wildcard), even with SO_REUSEADDR."""
+    for addr in ('127.0.0.1', '0.0.0.0'):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((addr, port))
+                return False
+            except OSError:
+                pass
+    return True
+
+
 def parse_stats(body):
     out = {}
     for line in body.decode().split('\n'):
@@ -206,6 +219,7 @@ class ModesTest(unittest.TestCase):
         self.mode('refuse')
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(('127.0.0.1', self.port), timeout=2).close()
+        self.assertTrue(taken(self.port))                # held meanwhile: nothing else can take it
         self.mode('ok')
         self.assertEqual(get(self.port)[0], 200)         # listening again, same port
 
@@ -335,8 +349,28 @@ class LifecycleTest(unittest.TestCase):
         with StatsServer(mode='refuse') as srv:
             with self.assertRaises(ConnectionRefusedError):
                 socket.create_connection(('127.0.0.1', srv.port), timeout=2).close()
+            self.assertTrue(taken(srv.port))             # its port is reserved, not picked and released
             srv.set_mode('ok')
             self.assertEqual(get(srv.port)[0], 200)
+
+    def test_successor_on_the_same_port(self):
+        """A proxy restarting on its port: between the two servers the port is held (connects refused,
+        nothing else can bind it), then the successor serves its own page there."""
+        with StatsServer(static=True) as srv:
+            port = srv.port
+            hold = harness.hold_port(port)      # what successor() does before it stops srv
+            try:
+                srv.stop()
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(('127.0.0.1', port), timeout=2).close()
+                self.assertTrue(taken(port))
+                with StatsServer(static=True, fixture='stats-idle-M0.txt', port=port) as nxt:
+                    self.assertEqual(get(nxt.port)[2], fixture_bytes('stats-idle-M0.txt'))
+            finally:
+                hold.close()
+        with StatsServer(static=True) as srv, srv.successor(static=True, fixture='stats-idle-M0.txt') as nxt:
+            self.assertEqual(nxt.port, srv.port)
+            self.assertEqual(get(nxt.port)[2], fixture_bytes('stats-idle-M0.txt'))
 
     def test_other_fixture(self):
         with StatsServer(static=True, fixture='stats-idle-M0.txt') as srv:
