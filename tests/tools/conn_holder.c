@@ -17,11 +17,14 @@
  * client ends and the server ends are spread over worker processes of at
  * most PER_PROC fds each. When every connection is up it prints
  *   READY port=P pid=PID connections=N
- * and holds until SIGTERM or SIGINT; the workers then exit with SO_LINGER 0
- * on every socket, so teardown is RST and leaves no TIME_WAIT behind. */
+ * (after every half-closed client is in FIN_WAIT2: its FIN was taken, so the
+ * server end is in CLOSE_WAIT) and holds until SIGTERM or SIGINT; the workers
+ * then exit with SO_LINGER 0 on every socket, so teardown is RST and leaves no
+ * TIME_WAIT behind. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ struct group {
 
 struct shared {
     atomic_long connected, accepted, failed;
+    atomic_long settled; /* half-closed clients seen in FIN_WAIT2 */
 };
 
 static struct group groups[MAX_GROUPS];
@@ -198,9 +202,41 @@ static int locate(long index, int *gi, long *ip_index, int *half)
     return -1;
 }
 
+static int in_fin_wait2(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_FIN_WAIT2;
+}
+
+/* Polls the half-closed clients until each is in FIN_WAIT2 (a loaded host
+ * may take a while to process a FIN); the parent's deadline bounds it. */
+static void settle(int *fds, long n, struct shared *sh)
+{
+    while (n > 0) {
+        long left = 0;
+        for (long i = 0; i < n; i++) {
+            if (in_fin_wait2(fds[i]))
+                atomic_fetch_add(&sh->settled, 1);
+            else
+                fds[left++] = fds[i];
+        }
+        n = left;
+        if (n > 0)
+            usleep(1000);
+    }
+}
+
 static void connect_worker(long from, long to, int target_port, long send_n, struct shared *sh)
 {
     child_setup();
+    int *half_fds = malloc((size_t)(to - from) * sizeof(*half_fds));
+    long n_half = 0;
+    if (!half_fds) {
+        fprintf(stderr, "conn_holder: out of memory\n");
+        atomic_fetch_add(&sh->failed, to - from);
+        hold_forever();
+    }
     for (long i = from; i < to; i++) {
         int gi, half;
         long ipi;
@@ -251,10 +287,14 @@ static void connect_worker(long from, long to, int target_port, long send_n, str
         set_linger0(fd);
         if (send_n > 0)
             send_bytes(fd, send_n);
-        if (half)
+        if (half) {
             shutdown(fd, SHUT_WR);
+            half_fds[n_half++] = fd;
+        }
         atomic_fetch_add(&sh->connected, 1);
     }
+    settle(half_fds, n_half, sh);
+    free(half_fds);
     hold_forever();
 }
 
@@ -352,6 +392,10 @@ int main(int argc, char **argv)
     atomic_init(&sh->connected, 0);
     atomic_init(&sh->accepted, 0);
     atomic_init(&sh->failed, 0);
+    atomic_init(&sh->settled, 0);
+    long total_half = 0;
+    for (int g = 0; g < n_groups; g++)
+        total_half += groups[g].half;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -404,13 +448,14 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         long c = atomic_load(&sh->connected), a = atomic_load(&sh->accepted),
-             x = atomic_load(&sh->failed);
-        if (c + x >= total && (target || a >= c))
+             x = atomic_load(&sh->failed), h = atomic_load(&sh->settled);
+        if (c + x >= total && (target || a >= c) && (x > 0 || h >= total_half))
             break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (stop || now.tv_sec - start.tv_sec > 120) {
-            fprintf(stderr, "conn_holder: gave up: %ld connected, %ld accepted, %ld failed of %ld\n",
-                    c, a, x, total);
+            fprintf(stderr, "conn_holder: gave up: %ld connected, %ld accepted, %ld failed of %ld, "
+                            "%ld of %ld half-closed in FIN_WAIT2\n",
+                    c, a, x, total, h, total_half);
             stop_children();
             return 1;
         }
@@ -421,7 +466,6 @@ int main(int argc, char **argv)
         stop_children();
         return 1;
     }
-    usleep(100 * 1000); /* let the FINs of half-closed connections land */
     /* Blocked from here on and taken only inside sigsuspend: no lost wakeup. */
     sigset_t block, old;
     sigemptyset(&block);
