@@ -421,7 +421,7 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         q.remote_nets = wide;
         q.n_remote_nets = kernel_nets(up.nets, up.n_nets, wide);
     }
-    q.want_info = 1;
+    q.want_info = cfg->socket_bytes;
     mm_socket_stats_begin(&st->stats, eps, n_eps, upstream ? &up : NULL);
     if (n_eps > 0) {
         mm_clients_begin(&st->clients, log);
