@@ -224,7 +224,7 @@ def bench_size(n, rounds, runs, tmp, db):
                                       "-w", "1"])
             series["floor"].add(w, c, rss)
             series["floor"].extra = {"sockets": kv["sockets"]}
-            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", p, "-c", "-a", "-i",
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", p, "-c", "-a",
                                       "-k", str(runs), "-w", "1"])
             series["kernel"].add(w, c, rss)
             series["ss"].add(*run_cmd(ss_cmd, runs))
@@ -335,7 +335,7 @@ def bench_clients(n, per_ip, rounds, runs, tmp, db):
               "--client-port", port, "--include-local", "--geoip", db, "--upstream-port", "0"]
     telegraf = os.path.join(BUILD, "mtproxy-telegraf")
     front = {"cpu": [], "rss": 0}
-    series = {k: Series() for k in ("inproc", "floor", "kernel", "ss", "once")}
+    series = {k: Series() for k in ("inproc", "floor", "kernel", "ss", "once", "kernel_info", "inproc_bytes")}
     per_round = []
     state_writes, state_write_min, state_bytes = [], [], 0
     ss_cmd = ["sh", "-c", "ss -Htn state established '( sport = :%s )' | wc -l" % port]
@@ -361,11 +361,20 @@ def bench_clients(n, per_ip, rounds, runs, tmp, db):
             w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", port, "-k", str(runs), "-w", "1"])
             series["floor"].add(w, c, rss)
             rd["floor_cpu"] = statistics.median(c)
-            # the kernel's part of our request: one AF_UNSPEC walk, all states, tcp_info
-            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", port, "-c", "-a", "-i",
+            # the kernel's part of our request: one AF_UNSPEC walk, all states
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", port, "-c", "-a",
                                       "-k", str(runs), "-w", "1"])
             series["kernel"].add(w, c, rss)
             rd["kernel_cpu"] = statistics.median(c)
+            # what SocketBytes adds: the same request with tcp_info, and the gather with it
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "nl_floor"), "-p", port, "-c", "-a", "-i",
+                                      "-k", str(runs), "-w", "1"])
+            series["kernel_info"].add(w, c, rss)
+            rd["kernel_info_cpu"] = statistics.median(c)
+            w, c, rss, kv = run_tool([os.path.join(TOOLS, "sock_gather_bench"), "-p", port, "-g", db, "-l",
+                                      "-b", "-k", str(runs), "-w", "1"])
+            series["inproc_bytes"].add(w, c, rss)
+            rd["inproc_bytes_cpu"] = statistics.median(c)
             w, c, rss = run_cmd(ss_cmd, runs)
             series["ss"].add(w, c, rss)
             rd["ss_cpu"], rd["ss_wall"] = statistics.median(c), statistics.median(w)
@@ -392,6 +401,8 @@ def bench_clients(n, per_ip, rounds, runs, tmp, db):
     ratios = {"front_over_floor_cpu": [x["front_cpu"] / x["floor_cpu"] for x in per_round],
               "inproc_over_floor_cpu": [x["inproc_cpu"] / x["floor_cpu"] for x in per_round],
               "kernel_over_floor_cpu": [x["kernel_cpu"] / x["floor_cpu"] for x in per_round],
+              "kernel_info_over_floor_cpu": [x["kernel_info_cpu"] / x["floor_cpu"] for x in per_round],
+              "inproc_bytes_over_floor_cpu": [x["inproc_bytes_cpu"] / x["floor_cpu"] for x in per_round],
               "once_over_ss_cpu": [x["once_cpu"] / x["ss_cpu"] for x in per_round],
               "once_over_ss_wall": [x["once_wall"] / x["ss_wall"] for x in per_round],
               "kernel_over_ss_cpu": [x["kernel_cpu"] / x["ss_cpu"] for x in per_round]}
@@ -407,7 +418,7 @@ def ratio(a, b):
 def report_clients(results):
     if not results.get("clients"):
         return
-    print("\nIssue 14, all features on (load average before %s, after %s)"
+    print("\nIssue 14, all features on, SocketBytes off (its default) (load average before %s, after %s)"
           % (" ".join(results.get("loadavg_before_clients", [])), " ".join(results.get("loadavg_after", []))))
     print("Cells: median over all samples, wall / CPU ms; ratios: per round (each measurement once per "
           "round, in turn), min and median over the rounds, CPU = user+sys of the process (tree).")
@@ -434,6 +445,8 @@ def report_clients(results):
             cell("once_over_ss_wall"), cell("kernel_over_ss_cpu")))
         print("   per round: front/floor %s, once/ss CPU %s; in-process counted %s addresses" % (
             rr["front_over_floor_cpu"]["rounds"], rr["once_over_ss_cpu"]["rounds"], r["inproc"].get("unique_ips")))
+        print("   with SocketBytes (tcp_info), min / median: kernel part/floor %s, in-process/floor %s" % (
+            cell("kernel_info_over_floor_cpu"), cell("inproc_bytes_over_floor_cpu")))
     print("\nTargets (issue 14; ratios: median over the rounds, CPU; min in brackets):")
     for ips, r in results["clients"].items():
         rr = r["round_ratios"]

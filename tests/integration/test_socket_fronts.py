@@ -22,8 +22,8 @@ MAPPING = ['127.1.0.0/16=DE', '127.2.0.0/16=BR']
 
 
 class Holder:
-    def __init__(self, groups):
-        args = [HOLDER, '-p', '0']
+    def __init__(self, groups, extra=()):
+        args = [HOLDER, '-p', '0'] + list(extra)
         for ip, n, k in groups:
             args += ['-g', '%s:%d:%d' % (ip, n, k)]
         self.args = args
@@ -89,6 +89,20 @@ class SocketMetrics(unittest.TestCase):
                              [('BR', 100), ('DE', 30), ('unknown', 8)])
             self.assertEqual(influx.field_types('s', 'mtproxy_connections')['established'], 'integer')
 
+    def test_socket_bytes_only_when_asked(self):
+        # each client sends 100 bytes, the server 50 on each of the 138 connections
+        with Holder(GROUPS, ['-s', '100', '-r', '50']) as h:
+            out, _ = self.execd(h.port, '--include-local')
+            client = by_tags(out, 'mtproxy_connections', 'side')['client']
+            self.assertEqual(client['established'], 138)
+            self.assertNotIn('bytes_received', client)
+            self.assertNotIn('bytes_acked', client)
+            out, _ = self.execd(h.port, '--include-local', '--socket-bytes')
+            client = by_tags(out, 'mtproxy_connections', 'side')['client']
+            self.assertEqual(client['established'], 138)
+            self.assertEqual(client['bytes_received'], 138 * 100)
+            self.assertEqual(client['bytes_acked'], 138 * 50)
+
     def test_local_peers_are_excluded_by_default_and_ignore_lists(self):
         with Holder(GROUPS) as h:
             out, _ = self.execd(h.port)
@@ -119,7 +133,8 @@ class SocketMetrics(unittest.TestCase):
     def test_collectd_identifiers(self):
         with Holder(GROUPS) as h, StatsServer(mode='refuse') as srv:
             conf = ('<Instance "main">\n  URL "%s"\n  Timeout "300ms"\n  ClientPort %d\n  IncludeLocal true\n'
-                    '  GeoIPDatabase "%s"\n  CollectProcess false\n</Instance>\n' % (srv.url, h.port, self.mmdb))
+                    '  GeoIPDatabase "%s"\n  CollectProcess false\n  SocketBytes true\n</Instance>\n'
+                    % (srv.url, h.port, self.mmdb))
             with Collectd(conf) as cd:
                 self.assertEqual(cd.wait_for('mtproxy-main/tcp_connections-client-ESTABLISHED')['value'], 138)
                 self.assertEqual(cd.wait_for('mtproxy-main/tcp_connections-client-LISTEN')['value'], 1)

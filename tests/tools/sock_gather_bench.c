@@ -2,10 +2,11 @@
  * process, the way an agent runs it every interval: states, distinct IPs,
  * countries, metrics appended to a snapshot.
  *
- *   sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] [-w WARMUP] [-l] [-m auto|v2|proc]
+ *   sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] [-w WARMUP] [-l] [-b] [-m auto|v2|proc]
  *                     [-d PID,PID,...] [-s STATE_FILE]
  *
- * -l counts loopback clients (the benchmark's clients are 127.x.y.z). -d
+ * -l counts loopback clients (the benchmark's clients are 127.x.y.z). -b
+ * asks for tcp_info and the byte sums (SocketBytes true). -d
  * also times one listening-port discovery over those processes' fds (what a
  * gather without a configured client port does when the PID set changes).
  * -s keeps the client windows in that state file (as the fronts do with
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
     char err[256];
     int64_t port = 0;
     const char *state_file = NULL;
-    while ((opt = getopt(argc, argv, "p:u:g:k:w:lm:d:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:u:g:k:w:lbm:d:s:")) != -1) {
         int rc = 0;
         switch (opt) {
         case 'p':
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
         case 'k': runs = atoi(optarg); break;
         case 'w': warmup = atoi(optarg); break;
         case 'l': cfg.include_local = 1; break;
+        case 'b': cfg.socket_bytes = 1; break;
         case 'm': mode = optarg; break;
         case 's': state_file = optarg; break;
         case 'd':
@@ -86,7 +88,7 @@ int main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: sock_gather_bench -p PORT [-u PORT] [-g DB] [-k RUNS] "
-                            "[-w WARMUP] [-l] [-m auto|v2|proc] [-d PID,...]\n");
+                            "[-w WARMUP] [-l] [-b] [-m auto|v2|proc] [-d PID,...]\n");
             return 2;
         }
         if (rc < 0) {

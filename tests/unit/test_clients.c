@@ -248,7 +248,7 @@ static int64_t metric(struct mm_clients *c, const char *name, const char *le, co
     struct mm_snapshot snap;
     mm_snapshot_init(&snap);
     int64_t v = -1;
-    if (mm_clients_emit(c, &snap, 50, 0) == 0) {
+    if (mm_clients_emit(c, &snap, 50, 0, NULL) == 0) {
         for (size_t i = 0; i < snap.count; i++) {
             const struct mm_metric *m = &snap.items[i];
             if (strcmp(m->name, name) != 0)
@@ -325,6 +325,63 @@ static void restart_keeps_figures(void)
     mm_clients_free(&c);
 }
 
+/* Beyond the exact range the per-country 24 h figures are sampled; a
+ * country's live distinct addresses are a floor (all of them are in the
+ * last 24 h), the overall 24 h figure a ceiling. */
+static void country_figures_have_the_live_floor(void)
+{
+    struct logbuf lb = {{0}, ""};
+    struct mm_logger log = {log_emit, &lb};
+    struct mm_clients c;
+    fake_wall_ms = 1750000000000LL;
+    fake_mono_ms = 1000;
+    CHECK(mm_clients_init(&c) == 0);
+    c.clock_ms = fake_clock;
+    gather(&c, 0, 40000, &log); /* 20000 DE, 20000 FR: beyond the exact sample */
+    CHECK(!mm_dw_exact(&c.dw));
+    struct mm_countries live;
+    mm_countries_clear(&live);
+    mm_countries_add_many(&live, "DE", 30000, 30000); /* more than the sketch has seen */
+    mm_countries_add_many(&live, "BR", 7, 7);         /* not in the sample at all */
+    struct mm_snapshot snap;
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(mm_clients_emit(&c, &snap, 50, 40000, &live), 0);
+    int64_t de = -1, fr = -1, br = -1, all = -1;
+    for (size_t i = 0; i < snap.count; i++) {
+        const struct mm_metric *m = &snap.items[i];
+        const char *cc = mm_metric_label(m, "country");
+        if (strcmp(m->name, "distinct_ips_24h") != 0)
+            continue;
+        if (!cc)
+            all = m->value.i;
+        else if (strcmp(cc, "DE") == 0)
+            de = m->value.i;
+        else if (strcmp(cc, "FR") == 0)
+            fr = m->value.i;
+        else if (strcmp(cc, "BR") == 0)
+            br = m->value.i;
+    }
+    printf("# 40000 addresses: all %lld, DE %lld (floor 30000), FR %lld (true 20000), BR %lld\n",
+           (long long)all, (long long)de, (long long)fr, (long long)br);
+    CHECK(all >= 40000 * 97 / 100 && all <= 40000 * 103 / 100);
+    CHECK(de >= 30000 && de <= all);
+    CHECK_INT_EQ(br, 7);
+    CHECK(fr >= 20000 * 85 / 100 && fr <= 20000 * 115 / 100); /* a sample of ~4-8k */
+    mm_snapshot_free(&snap);
+    /* a country whose figure would top the overall one is held at it */
+    mm_snapshot_init(&snap);
+    mm_countries_clear(&live);
+    mm_countries_add_many(&live, "DE", 90000, 90000);
+    CHECK_INT_EQ(mm_clients_emit(&c, &snap, 50, 40000, &live), 0);
+    for (size_t i = 0; i < snap.count; i++) {
+        const char *cc = mm_metric_label(&snap.items[i], "country");
+        if (cc && strcmp(cc, "DE") == 0 && strcmp(snap.items[i].name, "distinct_ips_24h") == 0)
+            CHECK_INT_EQ(snap.items[i].value.i, all);
+    }
+    mm_snapshot_free(&snap);
+    mm_clients_free(&c);
+}
+
 static void lifetimes_land_in_their_bucket(void)
 {
     struct logbuf lb = {{0}, ""};
@@ -381,6 +438,7 @@ int main(void)
     TEST(state_locked_and_unwritable);
     TEST(restart_keeps_figures);
     TEST(lifetimes_land_in_their_bucket);
+    TEST(country_figures_have_the_live_floor);
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "chmod -R u+rwx %s && rm -rf %s", dir, dir);
     if (system(cmd) != 0)

@@ -1010,6 +1010,7 @@ static void base_config(struct mm_sockets_config *cfg, const char *db)
     mm_sockets_config_init(cfg);
     add_port(cfg, "127.0.0.1", ha.port);
     set_upstream(cfg, hb.port);
+    cfg->socket_bytes = 1;
     if (db && mm_sockets_config_set_geoip_path(cfg, db, err, sizeof(err)) < 0)
         printf("# %s\n", err);
 }
@@ -1039,6 +1040,34 @@ static void test_default_exclusion(void)
     for (size_t i = 0; i < snap.count; i++)
         if (snap.items[i].origin != MM_ORIGIN_CLIENTS) /* counters there (test_clients.c) */
             CHECK(snap.items[i].kind == MM_GAUGE && snap.items[i].type == MM_INT);
+    mm_sockets_config_free(&cfg);
+    mm_sockets_state_free(&st);
+    mm_snapshot_free(&snap);
+}
+
+/* The byte sums are opt-in (they need tcp_info, about a quarter of the
+ * dump's cost): by default the same counts come without them. */
+static void test_bytes_off_by_default(void)
+{
+    struct mm_sockets_state st;
+    struct mm_sockets_config cfg;
+    struct mm_snapshot snap;
+    struct logbuf lb = {0};
+    mm_snapshot_init(&snap);
+    CHECK_INT_EQ(mm_sockets_state_init(&st), 0);
+    base_config(&cfg, db_main);
+    cfg.socket_bytes = 0;
+    cfg.include_local = 1;
+    CHECK_INT_EQ(gather(&st, &cfg, NULL, 0, &snap, &lb), 0);
+    expect_layout_a_states(&snap, 0);
+    CHECK_INT_EQ(ups(&snap, "bytes_received"), -1);
+    CHECK_INT_EQ(ups(&snap, "bytes_acked"), -1);
+    CHECK_INT_EQ(cli(&snap, "unique_ips"), 16);
+    CHECK_INT_EQ(cli(&snap, "ips_over_limit"), 3);
+    CHECK_INT_EQ(st.diag.method, MM_SOCKDIAG_NETLINK);
+    CHECK_INT_EQ(lb.n[MM_LOG_ERROR] + lb.n[MM_LOG_WARNING], 0);
+    /* 11 states + unique_ips + max_per_ip + ips_over_limit; upstream one less */
+    CHECK_INT_EQ(count_group(&snap, MM_ORIGIN_CONNECTIONS), 14 + 13);
     mm_sockets_config_free(&cfg);
     mm_sockets_state_free(&st);
     mm_snapshot_free(&snap);
@@ -1471,6 +1500,7 @@ static void test_listen_port_discovery(void)
     set_upstream(&cfg, hb.port);
     cfg.include_local = 1;
     cfg.max_countries = 0;
+    cfg.socket_bytes = 1;
     for (int round = 0; round < 2; round++) {
         CHECK_INT_EQ(gather(&st, &cfg, pids, 1, &snap, &lb), 0);
         expect_layout_a_states(&snap, 1);
@@ -1567,6 +1597,7 @@ int main(int argc, char **argv)
         check_failed_tests++;
     } else {
         TEST(test_default_exclusion);
+        TEST(test_bytes_off_by_default);
         TEST(test_include_local_countries);
         TEST(test_ignore_networks);
         TEST(test_proc_fallback_same_numbers);

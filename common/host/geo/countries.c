@@ -22,8 +22,8 @@ static size_t code_hash(const char *code)
     return h & (INDEX_SLOTS - 1);
 }
 
-void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t connections,
-                           uint64_t ips)
+/* The code's entry (added with zeros when new), or NULL when the table is full. */
+static struct mm_country *entry(struct mm_countries *c, const char *code)
 {
     size_t len = strlen(code);
     if (len >= MM_COUNTRY_CODE_MAX)
@@ -35,22 +35,36 @@ void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t co
     size_t i = code_hash(key);
     for (; c->index[i]; i = (i + 1) & (INDEX_SLOTS - 1)) {
         struct mm_country *e = &c->items[c->index[i] - 1];
-        if (strcmp(e->code, key) == 0) {
-            e->connections += connections;
-            e->unique_ips += ips;
-            return;
-        }
+        if (strcmp(e->code, key) == 0)
+            return e;
     }
-    if (c->n == MM_COUNTRIES_MAX) {
-        c->other.connections += connections;
-        c->other.unique_ips += ips;
-        return;
-    }
+    if (c->n == MM_COUNTRIES_MAX)
+        return NULL;
     struct mm_country *e = &c->items[c->n];
     memcpy(e->code, key, len + 1);
-    e->connections = connections;
-    e->unique_ips = ips;
+    e->connections = 0;
+    e->unique_ips = 0;
     c->index[i] = (uint16_t)(++c->n);
+    return e;
+}
+
+void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t connections,
+                           uint64_t ips)
+{
+    struct mm_country *e = entry(c, code);
+    if (!e)
+        e = &c->other;
+    e->connections += connections;
+    e->unique_ips += ips;
+}
+
+void mm_countries_raise(struct mm_countries *c, const char *code, uint64_t ips)
+{
+    struct mm_country *e = entry(c, code);
+    if (!e)
+        e = &c->other;
+    if (e->unique_ips < ips)
+        e->unique_ips = ips;
 }
 
 void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connections)
@@ -66,9 +80,18 @@ static int by_connections(const void *a, const void *b)
     return strcmp(x->code, y->code);
 }
 
-size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *other)
+static int by_ips(const void *a, const void *b)
 {
-    qsort(c->items, c->n, sizeof(c->items[0]), by_connections);
+    const struct mm_country *x = a, *y = b;
+    if (x->unique_ips != y->unique_ips)
+        return x->unique_ips < y->unique_ips ? 1 : -1;
+    return strcmp(x->code, y->code);
+}
+
+static size_t rank(struct mm_countries *c, size_t top, struct mm_country *other,
+                   int (*order)(const void *, const void *))
+{
+    qsort(c->items, c->n, sizeof(c->items[0]), order);
     *other = c->other;
     for (size_t i = top; i < c->n; i++) {
         other->connections += c->items[i].connections;
@@ -79,6 +102,16 @@ size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *
     if (c->n > top)
         c->n = top;
     return c->n;
+}
+
+size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *other)
+{
+    return rank(c, top, other, by_connections);
+}
+
+size_t mm_countries_rank_by_ips(struct mm_countries *c, size_t top, struct mm_country *other)
+{
+    return rank(c, top, other, by_ips);
 }
 
 uint32_t mm_country_pack(const char *code)

@@ -33,10 +33,14 @@ void mm_countries_add(struct mm_countries *c, const char *code, uint64_t connect
 /* ips distinct IPs of that country holding `connections` connections in all. */
 void mm_countries_add_many(struct mm_countries *c, const char *code, uint64_t connections,
                            uint64_t ips);
+/* At least ips distinct IPs for that code (a floor: the larger figure stays). */
+void mm_countries_raise(struct mm_countries *c, const char *code, uint64_t ips);
 /* Sorts by connections (then code) and folds everything past the first top
  * entries into *other (code "other"). Returns how many entries remain in
  * c->items; other->unique_ips == 0 means there is nothing to report as other. */
 size_t mm_countries_rank(struct mm_countries *c, size_t top, struct mm_country *other);
+/* The same, ranked by distinct IPs. */
+size_t mm_countries_rank_by_ips(struct mm_countries *c, size_t top, struct mm_country *other);
 
 /* A code as a non-zero number and back, for tables that keep a country per
  * address: up to 3 characters ("DE") as bytes, "unknown" and any longer

@@ -218,9 +218,10 @@ void mm_clients_end(struct mm_clients *c, size_t ips, const struct mm_logger *lo
 /* ---- metrics ---- */
 
 struct mm_clients_countries {
-    struct mm_country items[MM_COUNTRIES_MAX];
+    struct mm_country items[MM_COUNTRIES_MAX]; /* the sketch's figures, while it is unchanged */
     size_t n;
     uint64_t other;
+    struct mm_countries shown; /* those raised to the live counts, ranked */
 };
 
 static void on_country(void *ctx, uint32_t cc, uint64_t count)
@@ -235,14 +236,6 @@ static void on_country(void *ctx, uint32_t cc, uint64_t count)
     e->unique_ips = count;
 }
 
-static int by_count(const void *a, const void *b)
-{
-    const struct mm_country *x = a, *y = b;
-    if (x->unique_ips != y->unique_ips)
-        return x->unique_ips < y->unique_ips ? 1 : -1;
-    return strcmp(x->code, y->code);
-}
-
 static int add(struct mm_snapshot *out, enum mm_origin o, enum mm_kind kind, const char *name,
                uint64_t v, const char *key, const char *label)
 {
@@ -253,7 +246,7 @@ static int add(struct mm_snapshot *out, enum mm_origin o, enum mm_kind kind, con
 }
 
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries,
-                    uint64_t live)
+                    uint64_t live, const struct mm_countries *live_countries)
 {
     int rc = 0;
     /* the windows change only with adds or a new minute: count once then */
@@ -289,19 +282,27 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
             r->n = 0;
             r->other = 0;
             mm_dw_countries(&c->dw, c->now, MM_DW_DAY, on_country, r);
-            qsort(r->items, r->n, sizeof(r->items[0]), by_count);
         }
-        uint64_t other = r->other;
-        for (size_t i = 0; i < r->n; i++) {
-            if (i < max_countries)
-                rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h",
-                          r->items[i].unique_ips, "country", r->items[i].code);
-            else
-                other += r->items[i].unique_ips;
-        }
-        if (other > 0)
-            rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h", other, "country",
-                      "other");
+        /* Every address live now is in the last 24 h: a country's live count
+         * is a floor for its figure, which the sketch's sample (beyond 8192
+         * addresses) may estimate below it, or miss. */
+        struct mm_countries *s = &r->shown;
+        mm_countries_clear(s);
+        for (size_t i = 0; i < r->n; i++)
+            mm_countries_add_many(s, r->items[i].code, 0, r->items[i].unique_ips);
+        for (size_t i = 0; live_countries && i < live_countries->n; i++)
+            mm_countries_raise(s, live_countries->items[i].code, live_countries->items[i].unique_ips);
+        struct mm_country other;
+        size_t n = mm_countries_rank_by_ips(s, max_countries, &other);
+        other.unique_ips += r->other;
+        uint64_t all = c->shown[1] > live ? c->shown[1] : live;
+        for (size_t i = 0; i < n; i++)
+            rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h",
+                      s->items[i].unique_ips < all ? s->items[i].unique_ips : all, "country",
+                      s->items[i].code);
+        if (other.unique_ips > 0)
+            rc |= add(out, MM_ORIGIN_COUNTRY, MM_GAUGE, "distinct_ips_24h",
+                      other.unique_ips < all ? other.unique_ips : all, "country", "other");
     }
     c->shown_version = c->dw.version;
     c->shown_now = c->now;

@@ -13,7 +13,8 @@
  *     lifetime_seconds_bucket{le=1,10,60,300,1800,7200,+Inf}  counters, cumulative
  *     lifetime_seconds_sum lifetime_seconds_count             counters
  *   origin MM_ORIGIN_COUNTRY: distinct_ips_24h per country (top max_countries
- *     by that figure, the rest summed as "other").
+ *     by that figure, the rest summed as "other"; never below the country's
+ *     live distinct addresses, never above the overall 24 h figure).
  * The state is written when the minute changes and when the instance ends. */
 #ifndef MM_CLIENTS_H
 #define MM_CLIENTS_H
@@ -25,6 +26,7 @@
 #include "core/log.h"
 #include "core/metric.h"
 #include "core/state_file.h"
+#include "host/geo/countries.h"
 #include "host/sockets/churn.h"
 #include "host/sockets/distinct_windows.h"
 #include "host/sockets/netmask.h"
@@ -73,9 +75,10 @@ int mm_clients_new_minute(const struct mm_clients *c);
 long mm_clients_save_now(struct mm_clients *c, const struct mm_logger *log);
 /* Appends the metrics above; returns -1 when some could not be added.
  * live: the distinct addresses counted now (unique_ips), a floor for every
- * window (the sketch's estimate may fall below it). */
+ * window (the sketch's estimate may fall below it); live_countries (unranked,
+ * or NULL): the same per country, a floor for each country's 24 h figure. */
 int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_countries,
-                    uint64_t live);
+                    uint64_t live, const struct mm_countries *live_countries);
 
 /* The state file's payload (pure: tests and the fuzz target use them).
  * save writes at most MM_CLIENTS_PAYLOAD_MAX bytes; load replaces the

@@ -421,7 +421,7 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         q.remote_nets = wide;
         q.n_remote_nets = kernel_nets(up.nets, up.n_nets, wide);
     }
-    q.want_info = 1;
+    q.want_info = cfg->socket_bytes;
     mm_socket_stats_begin(&st->stats, eps, n_eps, upstream ? &up : NULL);
     if (n_eps > 0) {
         mm_clients_begin(&st->clients, log);
@@ -452,6 +452,11 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             mm_country_cache_flush(&st->country_ids, &st->countries);
         mm_clients_end(&st->clients, st->stats.side[MM_SIDE_CLIENT].peers.used, log);
         emit_side(&e, &st->stats.side[MM_SIDE_CLIENT], MM_SIDE_CLIENT, with_info);
+        /* before the live countries are ranked: each is a floor for its 24 h figure */
+        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0,
+                            st->stats.side[MM_SIDE_CLIENT].unique_ips,
+                            countries ? &st->countries : NULL) < 0)
+            e.failed = 1;
         if (countries) {
             struct mm_country other;
             size_t n = mm_countries_rank(&st->countries, (size_t)cfg->max_countries, &other);
@@ -460,9 +465,6 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
             if (other.unique_ips > 0)
                 emit_country(&e, &other);
         }
-        if (mm_clients_emit(&st->clients, out, countries ? (size_t)cfg->max_countries : 0,
-                            st->stats.side[MM_SIDE_CLIENT].unique_ips) < 0)
-            e.failed = 1;
     }
     if (upstream) {
         /* Upstream peers are Telegram's servers: no exclusion applies. */

@@ -9,7 +9,8 @@
  *     close_wait last_ack listen closing   sockets per TCP state
  *     unique_ips max_per_ip                per-IP figures (live connections)
  *     ips_over_limit                       client side only
- *     bytes_received bytes_acked           sums over open sockets (netlink only)
+ *     bytes_received bytes_acked           sums over open sockets (socket_bytes,
+ *                                          netlink only)
  *   origin MM_ORIGIN_COUNTRY, label country = ISO code | "unknown" | "other":
  *     connections unique_ips               client side, top max_countries
  * All are gauges (the byte sums too: they cover the sockets open now, so they
@@ -54,6 +55,8 @@ struct mm_sockets_config {
     int upstream_off;
     int ips_over;          /* ips_over_limit counts IPs with MORE than this; 16 */
     int include_local;     /* count loopback/private/link-local clients too; 0 */
+    int socket_bytes;      /* ask for tcp_info and report the byte sums; 0 (it
+                              costs about a quarter of the dump: docs/sockets.md) */
     struct mm_cidr *ignore; /* client networks left out of the per-IP figures */
     size_t n_ignore;
     char *geoip_path;      /* NULL: probe the usual paths */
