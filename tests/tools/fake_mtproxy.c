@@ -117,9 +117,12 @@ static int tcp_listener(const char *addr, int port, int taken_ok)
         die("socket");
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* A test may hold the port bound (not listening) with SO_REUSEPORT until
-     * the fake listens on it, so the command line can name the real port. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    /* A test may hold the client port bound (not listening) with SO_REUSEPORT
+     * until the fake listens on it, so the command line can name the real
+     * port. Never the stats port: the test's stats server listens there with
+     * SO_REUSEPORT, and joining it would take half of its connections. */
+    if (!taken_ok)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         fprintf(stderr, "fake_mtproxy: -a wants an IPv4 address, not '%s'\n", addr);
