@@ -272,22 +272,24 @@ static int set_state_file(struct mm_instance_config *c, const struct mm_option_v
     return store_string(&c->sockets.state_file, v, err, n);
 }
 
-static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+/* A boolean into one of the sockets module's int flags. */
+static int store_flag(int *dst, const struct mm_option_value *v, char *err, size_t n)
 {
     bool b;
     if (value_bool(v, &b, err, n) != 0)
         return -1;
-    c->sockets.include_local = b;
+    *dst = b;
     return 0;
+}
+
+static int set_include_local(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
+{
+    return store_flag(&c->sockets.include_local, v, err, n);
 }
 
 static int set_socket_bytes(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n)
 {
-    bool b;
-    if (value_bool(v, &b, err, n) != 0)
-        return -1;
-    c->sockets.socket_bytes = b;
-    return 0;
+    return store_flag(&c->sockets.socket_bytes, v, err, n);
 }
 
 static int set_collect_sockets(struct mm_instance_config *c, const struct mm_option_value *v, char *err,

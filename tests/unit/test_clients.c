@@ -264,15 +264,21 @@ static int64_t metric(struct mm_clients *c, const char *name, const char *le, co
     return v;
 }
 
+/* A clients module on the injected clocks, at a fixed wall time. */
+static void start(struct mm_clients *c, int64_t mono_ms)
+{
+    fake_wall_ms = 1750000000000LL;
+    fake_mono_ms = mono_ms;
+    CHECK(mm_clients_init(c) == 0);
+    c->clock_ms = fake_clock;
+}
+
 static void restart_keeps_figures(void)
 {
     struct logbuf lb = {{0}, ""};
     struct mm_logger log = {log_emit, &lb};
     struct mm_clients c;
-    fake_wall_ms = 1750000000000LL;
-    fake_mono_ms = 5000;
-    CHECK(mm_clients_init(&c) == 0);
-    c.clock_ms = fake_clock;
+    start(&c, 5000);
     mm_clients_set_state_file(&c, path_in("g.state"), "main", &log);
     gather(&c, 0, 1000, &log);       /* set A */
     fake_wall_ms += 120000;
@@ -333,10 +339,7 @@ static void country_figures_have_the_live_floor(void)
     struct logbuf lb = {{0}, ""};
     struct mm_logger log = {log_emit, &lb};
     struct mm_clients c;
-    fake_wall_ms = 1750000000000LL;
-    fake_mono_ms = 1000;
-    CHECK(mm_clients_init(&c) == 0);
-    c.clock_ms = fake_clock;
+    start(&c, 1000);
     gather(&c, 0, 40000, &log); /* 20000 DE, 20000 FR: beyond the exact sample */
     CHECK(!mm_dw_exact(&c.dw));
     struct mm_countries live;
@@ -387,10 +390,7 @@ static void lifetimes_land_in_their_bucket(void)
     struct logbuf lb = {{0}, ""};
     struct mm_logger log = {log_emit, &lb};
     struct mm_clients c;
-    fake_wall_ms = 1750000000000LL;
-    fake_mono_ms = 1000;
-    CHECK(mm_clients_init(&c) == 0);
-    c.clock_ms = fake_clock;
+    start(&c, 1000);
     /* 100 connections 0..99 at t=0; every second one more set of them goes */
     gather(&c, 0, 100, &log);
     fake_mono_ms += 5000;  /* 0..9 close after 5 s */

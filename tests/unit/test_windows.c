@@ -56,11 +56,6 @@ static void exact_while_small(void)
     CHECK_INT_EQ(mm_dw_count(&w, T0 + 6, MM_DW_HOUR), 2000);
     CHECK_INT_EQ(mm_dw_count(&w, T0 + 6, MM_DW_DAY), 2000);
     CHECK_INT_EQ(mm_dw_count(&w, T0 + 6, MM_DW_WEEK), 2000);
-    /* the sketch alone, for the record */
-    unsigned level = w.level;
-    w.level = 1;
-    printf("# sketch alone at 2000: %llu\n", (unsigned long long)mm_dw_count(&w, T0 + 6, MM_DW_HOUR));
-    w.level = level;
     mm_dw_free(&w);
 }
 
@@ -111,16 +106,16 @@ static void clock_going_back(void)
     mm_dw_free(&w);
 }
 
-/* Relative error over several random seeds at each count; the figures are
- * printed for docs/sockets.md. Bounds: exact up to MM_DW_SAMPLES; beyond,
- * the mean error within 1% and no single run beyond 3% (3.7 standard
- * errors of a 0.81% sketch). */
+/* Relative error over several seeds at each count; the figures are printed
+ * for docs/sockets.md. Bounds: exact up to MM_DW_SAMPLES; beyond, the mean
+ * error within 0.6% and no single run beyond 1.5% (the combined estimate's
+ * standard error is 0.56-0.65%; the sketch alone, 0.81%, had runs at 1.5%). */
 static void sketch_error_at_several_counts(void)
 {
-    static const uint32_t counts[] = {2000, 8000, 10000, 25000, 100000, 400000};
+    static const uint32_t counts[] = {2000, 8000, 16000, 20000, 25000, 40000, 100000, 400000};
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
         uint32_t n = counts[c];
-        int seeds = n >= 400000 ? 4 : 12;
+        int seeds = n >= 400000 ? 6 : 20;
         double sum = 0, worst = 0;
         for (int s = 0; s < seeds; s++) {
             struct mm_dw w;
@@ -146,8 +141,8 @@ static void sketch_error_at_several_counts(void)
         if (n <= MM_DW_SAMPLES) {
             CHECK(worst == 0);
         } else {
-            CHECK(mean <= 0.01);
-            CHECK(worst <= 0.03);
+            CHECK(mean <= 0.006);
+            CHECK(worst <= 0.015);
         }
     }
 }

@@ -252,9 +252,7 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
     /* the windows change only with adds or a new minute: count once then */
     int fresh = c->shown_version != c->dw.version || c->shown_now != c->now;
     if (fresh) {
-        c->shown[0] = mm_dw_count(&c->dw, c->now, MM_DW_HOUR);
-        c->shown[1] = mm_dw_count(&c->dw, c->now, MM_DW_DAY);
-        c->shown[2] = mm_dw_count(&c->dw, c->now, MM_DW_WEEK);
+        mm_dw_count_windows(&c->dw, c->now, c->shown);
     }
     static const char *const names[3] = {"distinct_ips_1h", "distinct_ips_24h", "distinct_ips_7d"};
     for (int w = 0; w < 3; w++)

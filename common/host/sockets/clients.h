@@ -85,6 +85,8 @@ int mm_clients_emit(struct mm_clients *c, struct mm_snapshot *out, size_t max_co
  * windows and counters, or leaves c as it was and returns -1 with why. */
 #define MM_CLIENTS_HEAD_BYTES (4 + 8 + 8 * MM_CHURN_BUCKETS + 8 + 8 + 8)
 #define MM_CLIENTS_PAYLOAD_MAX (MM_CLIENTS_HEAD_BYTES + MM_DW_MAX_BYTES)
+_Static_assert(MM_CLIENTS_PAYLOAD_MAX + 4096 <= MM_STATE_MAX_BYTES,
+               "the largest state (and its file header) fits the state file's bound");
 size_t mm_clients_save_payload(const struct mm_clients *c, unsigned char *buf);
 int mm_clients_load_payload(struct mm_clients *c, const unsigned char *buf, size_t len, char *err,
                             size_t err_len);

@@ -247,14 +247,51 @@ static int in_window(uint32_t t, uint32_t now, uint32_t window)
     return t <= now && now - t < window;
 }
 
+static const uint32_t windows[3] = {MM_DW_HOUR, MM_DW_DAY, MM_DW_WEEK};
+
+/* The sampled hashes in each window (one pass over the table). */
+static void sample_counts(const struct mm_dw *w, uint32_t now, uint64_t n[3])
+{
+    n[0] = n[1] = n[2] = 0;
+    for (size_t i = 0; i < SLOTS; i++) {
+        const struct mm_dw_sample *s = &w->samples[i];
+        if (!s->hash || s->minute > now)
+            continue;
+        uint32_t age = now - s->minute;
+        n[0] += age < MM_DW_HOUR;
+        n[1] += age < MM_DW_DAY;
+        n[2] += age < MM_DW_WEEK;
+    }
+}
+
+/* Beyond the exact range: the sketch's estimate and the sample's (sampled
+ * count x 2^level), weighted by the inverse of their relative variances,
+ * 1.04^2/m and 1/sampled. */
+static uint64_t combined(const struct mm_dw *w, uint32_t now, uint32_t window, uint64_t sampled)
+{
+    uint64_t sketch = hll_count(w, now, window);
+    if (sampled == 0 || w->level >= 64)
+        return sketch;
+    double weight_sketch = MM_DW_REGISTERS / (1.04 * 1.04), weight_sample = (double)sampled;
+    double sample = ldexp((double)sampled, (int)w->level);
+    double e = (weight_sketch * (double)sketch + weight_sample * sample) / (weight_sketch + weight_sample);
+    return (uint64_t)llround(e);
+}
+
+void mm_dw_count_windows(const struct mm_dw *w, uint32_t now, uint64_t out[3])
+{
+    uint64_t n[3];
+    sample_counts(w, now, n);
+    for (int k = 0; k < 3; k++)
+        out[k] = w->level == 0 ? n[k] : combined(w, now, windows[k], n[k]);
+}
+
 uint64_t mm_dw_count(const struct mm_dw *w, uint32_t now, uint32_t window)
 {
-    if (w->level > 0)
-        return hll_count(w, now, window);
     uint64_t n = 0;
     for (size_t i = 0; i < SLOTS; i++)
         n += w->samples[i].hash && in_window(w->samples[i].minute, now, window);
-    return n;
+    return w->level == 0 ? n : combined(w, now, window, n);
 }
 
 void mm_dw_countries(const struct mm_dw *w, uint32_t now, uint32_t window, mm_dw_country_fn fn,
