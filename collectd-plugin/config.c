@@ -8,7 +8,7 @@
 #include <ctype.h>
 #include <strings.h>
 
-#include "core/config_options.h"
+#include "gather/config_options.h"
 #include "core/number.h"
 
 #define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \

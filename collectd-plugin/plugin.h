@@ -10,7 +10,7 @@
 #include "collectd/core/daemon/plugin.h"
 #include "collectd/core/utils/common/common.h"
 
-#include "core/instance.h"
+#include "gather/instance.h"
 
 #define PLUGIN_NAME "mtproxy"
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/instance.h"
+#include "gather/instance.h"
 #include "outputs/check_output.h"
 #include "outputs/json_output.h"
 #include "outputs/line_protocol.h"

@@ -1,5 +1,5 @@
 /* options.c — flag parsing for mtproxy-telegraf. The core's flags come from
- * common/core/config_options.c, the same table the collectd plugin reads, so a
+ * common/gather/config_options.c, the same table the collectd plugin reads, so a
  * flag has the meaning and default of its collectd option; only the flags
  * about running (--once, --help, --version) are this front's own. */
 #include "options.h"
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config_options.h"
+#include "gather/config_options.h"
 #include "core/number.h"
 
 #ifndef MM_VERSION

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "core/instance.h"
+#include "gather/instance.h"
 #include "outputs/check_output.h"
 
 /* The password's environment variable when --user is given without one. */

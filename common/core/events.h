@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sources/source.h"
+#include "core/facts.h"
 
 enum mm_event_kind { MM_EVENT_DOWN, MM_EVENT_UP, MM_EVENT_RESTART, MM_EVENT_RELOAD, MM_EVENT_IMPLEMENTATION };
 enum mm_event_severity { MM_SEVERITY_FAILURE, MM_SEVERITY_WARNING, MM_SEVERITY_OKAY };

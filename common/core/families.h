@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/metric.h"
+#include "core/metric_kinds.h"
 
 struct mm_collectd_spec {
     const char *type;       /* NULL: "derive" for an integer counter, else "gauge" */

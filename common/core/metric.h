@@ -30,20 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum mm_kind { MM_COUNTER, MM_GAUGE, MM_TEXT };
-enum mm_value_type { MM_INT, MM_DOUBLE, MM_STRING };
-
-/* Where a metric comes from. Each origin is a namespace of names. */
-enum mm_origin {
-    MM_ORIGIN_PAGE,        /* keys of the proxy's own page, under the page's name */
-    MM_ORIGIN_HEALTH,      /* up, scrape duration, errors: ours, about the scrape */
-    MM_ORIGIN_SUMMARY,     /* one vocabulary across implementations */
-    MM_ORIGIN_PROCESS,     /* master / workers from /proc */
-    MM_ORIGIN_CONNECTIONS, /* kernel socket table, per side */
-    MM_ORIGIN_COUNTRY,     /* connections per country */
-    MM_ORIGIN_CLIENTS,     /* distinct clients over time, churn, lifetimes */
-    MM_ORIGIN_COUNT
-};
+#include "core/metric_kinds.h"
 
 #define MM_NAME_MAX 96         /* family names */
 #define MM_LABEL_MAX 8         /* labels per metric */

@@ -26,18 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/facts.h"
 #include "core/metric.h"
-
-#define MM_FACT_TEXT_MAX 160
-
-/* What the core needs from any implementation; 0 / "" when unknown. */
-struct mm_source_facts {
-    int64_t pid;                           /* of the process that answered */
-    int64_t start_time;                    /* unix seconds: a change is a restart */
-    char config_id[MM_FACT_TEXT_MAX];      /* configuration identity: a change is a reload */
-    char version[MM_FACT_TEXT_MAX];
-    char implementation[32];               /* "mtproxy", "teleproxy", "mtg" ... */
-};
 
 struct mm_parse_result {
     unsigned lines;        /* lines seen */

@@ -1,11 +1,11 @@
-/* fuzz_netmask.c — libFuzzer target for CIDR parsing (common/host/sockets/netmask.h).
+/* fuzz_netmask.c — libFuzzer target for CIDR parsing (common/core/netmask.h).
  * Property: what parses formats back to text that parses to the same network,
  * and the network matches its own address. Seeds: tests/fuzz/corpus/netmask. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

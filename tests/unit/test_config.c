@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/config_options.h"
-#include "sources/http_fetch.h"
-#include "core/instance.h"
+#include "gather/config_options.h"
+#include "transport/http_fetch.h"
+#include "gather/instance.h"
 #include "core/log.h"
 
 static void urls(void)

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/config_options.h"
-#include "core/instance.h"
+#include "gather/config_options.h"
+#include "gather/instance.h"
 #include "core/redact.h"
 #include "core/secret_file.h"
 

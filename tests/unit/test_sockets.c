@@ -30,7 +30,7 @@
 #include "host/geo/countries.h"
 #include "host/sockets/ipcount.h"
 #include "host/sockets/listen_ports.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 #include "host/sockets/procnet.h"
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/sockets.h"

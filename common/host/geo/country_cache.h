@@ -14,7 +14,7 @@
 
 #include "host/geo/countries.h"
 #include "host/geo/geoip.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 #define MM_COUNTRY_CACHE_IDS 511 /* ids 1..511; codes beyond are looked up every time */
 

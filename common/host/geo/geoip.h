@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 /* Files larger than this are refused (a City database is ~70 MB). */
 #define MM_GEOIP_MAX_BYTES (512L * 1024 * 1024)

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 #define MM_CMDLINE_MAX_PORTS 16
 

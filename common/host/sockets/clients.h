@@ -29,7 +29,7 @@
 #include "host/geo/countries.h"
 #include "host/sockets/churn.h"
 #include "host/sockets/distinct_windows.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 struct mm_clients {
     struct mm_dw dw;

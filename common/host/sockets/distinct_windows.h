@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 #define MM_DW_P 14
 #define MM_DW_REGISTERS (1u << MM_DW_P)

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 /* Default bound: one million distinct addresses per side (11 MB of slots). */
 #define MM_IPCOUNT_DEFAULT_MAX (1u << 20)

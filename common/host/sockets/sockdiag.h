@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 /* TCP states as the kernel numbers them (include/net/tcp_states.h). */
 enum mm_tcp_state {

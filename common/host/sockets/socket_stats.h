@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "host/sockets/ipcount.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 #include "host/sockets/sockdiag.h"
 
 enum mm_side { MM_SIDE_CLIENT, MM_SIDE_UPSTREAM, MM_SIDE_COUNT };

@@ -28,7 +28,7 @@
 #include "core/log.h"
 #include "core/metric.h"
 #include "host/sockets/clients.h"
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 #include "host/sockets/sockdiag.h"
 #include "host/sockets/socket_stats.h"
 

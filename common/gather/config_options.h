@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/instance.h"
+#include "gather/instance.h"
 
 /* The fronts' own Interval / --interval: the same range in both. */
 #define MM_INTERVAL_MIN_S 0.001

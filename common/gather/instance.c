@@ -1,5 +1,5 @@
 /* instance.c — one gather of one proxy (see instance.h). */
-#include "core/instance.h"
+#include "gather/instance.h"
 
 #include <poll.h>
 #include <stdio.h>

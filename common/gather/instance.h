@@ -16,7 +16,7 @@
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/metric.h"
-#include "sources/http_fetch.h"
+#include "transport/http_fetch.h"
 #include "sources/source.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"

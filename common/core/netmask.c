@@ -1,6 +1,6 @@
 /* netmask.c — IP keys and CIDRs (see netmask.h). IPv4 networks are matched
  * in the mapped space: 10.0.0.0/8 is ::ffff:10.0.0.0/104. */
-#include "host/sockets/netmask.h"
+#include "core/netmask.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

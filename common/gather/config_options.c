@@ -1,5 +1,5 @@
 /* config_options.c — the table of core options (see config_options.h). */
-#include "core/config_options.h"
+#include "gather/config_options.h"
 
 #include <regex.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* http_fetch.c — the libcurl side of reading /stats (see http_fetch.h). */
-#include "sources/http_fetch.h"
+#include "transport/http_fetch.h"
 
 #include <ctype.h>
 #include <errno.h>
