@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/metric.h"
+#include "host/process/process_discovery.h"
 
 /* How to find the master when the /stats page gave no usable pid. All
  * strings are owned (malloc'ed) and freed by mm_process_config_free. With
@@ -31,15 +32,6 @@ struct mm_process_config {
 };
 
 void mm_process_config_free(struct mm_process_config *cfg);
-
-/* How the master of the last gather was found. */
-enum mm_process_source {
-    MM_PROCESS_SOURCE_NONE,    /* not found */
-    MM_PROCESS_SOURCE_HINT,    /* the pid key of the /stats page */
-    MM_PROCESS_SOURCE_PIDFILE,
-    MM_PROCESS_SOURCE_MATCH,   /* a scan of /proc (first master, or a successor) */
-    MM_PROCESS_SOURCE_LAST_SEEN, /* the master of the previous gather, re-checked */
-};
 
 struct mm_discovery;
 struct mm_proxy_identity;

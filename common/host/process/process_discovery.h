@@ -31,13 +31,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "host/process/process.h"
 #include "host/process/proxy_cmdline.h"
 #include "host/procfs.h"
 
 /* What MTProxy calls its processes (master, workers and threads). */
 #define MM_PROXY_COMM "mtproto-proxy"
 /* Children of the master considered; more is not a real MTProxy. */
+/* How the master of the last gather was found. */
+enum mm_process_source {
+    MM_PROCESS_SOURCE_NONE,    /* not found */
+    MM_PROCESS_SOURCE_HINT,    /* the pid key of the /stats page */
+    MM_PROCESS_SOURCE_PIDFILE,
+    MM_PROCESS_SOURCE_MATCH,   /* a scan of /proc (first master, or a successor) */
+    MM_PROCESS_SOURCE_LAST_SEEN, /* the master of the previous gather, re-checked */
+};
+
 #define MM_PROCESS_MAX_WORKERS 4096
 /* Command lines longer than this are matched on their start only. */
 #define MM_CMDLINE_MAX 4096

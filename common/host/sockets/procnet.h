@@ -1,4 +1,4 @@
-/* procnet.h — the /proc/net/tcp{,6} fallback reader for sockdiag.c.
+/* procnet.h — the /proc/net/tcp{,6} reader: the same sockets as netlink, without byte counters.
  *
  * Used only when netlink sock_diag is unavailable. The files are streamed
  * through a fixed buffer (at 100k connections they are ~30 MB), so memory
@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "host/sockets/sockdiag.h"
+#include "host/sockets/socket_model.h"
 
 /* One line of /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6), without
  * its newline. 0 with *out filled, 1 for the header line, -1 if malformed. */
