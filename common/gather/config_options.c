@@ -1,5 +1,6 @@
 /* config_options.c — the table of core options (see config_options.h). */
 #include "gather/config_options.h"
+#include "transport/http_fetch.h"
 
 #include <regex.h>
 #include <stdio.h>

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/process/proxy_cmdline.h"
+#include "gather/part.h"
+#include "transport/http_fetch.h"
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg)
 {
@@ -134,8 +135,8 @@ static void redacting_emit(void *ctx, enum mm_log_level level, const char *messa
     inst->front_log.emit(inst->front_log.ctx, level, buf);
 }
 
-int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
-                     const struct mm_logger *log)
+int mm_instance_init_parts(struct mm_instance *inst, struct mm_instance_config *cfg, const struct mm_logger *log,
+                           const struct mm_part_ops *const *parts, size_t n_parts)
 {
     memset(inst, 0, sizeof(*inst));
     inst->cfg = *cfg;
@@ -145,78 +146,51 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
     inst->log = (struct mm_logger){ redacting_emit, inst };
     if (log)
         inst->front_log = *log;
+    mm_snapshot_init(&inst->snap);
+    mm_events_state_init(&inst->events_state);
     if ((!inst->cfg.name && mm_config_set_string(&inst->cfg.name, MM_DEFAULT_INSTANCE) != 0) ||
         (!inst->cfg.url && mm_config_set_string(&inst->cfg.url, MM_HTTP_DEFAULT_URL) != 0) ||
         mm_redactor_add_credentials(&inst->redactor, inst->cfg.url, inst->cfg.user, inst->cfg.password) != 0) {
         mm_log(&inst->log, MM_LOG_ERROR, "out of memory");
         return -1;
     }
-    mm_http_init(&inst->http);
-    mm_snapshot_init(&inst->snap);
-    mm_events_state_init(&inst->events_state);
-    if (inst->cfg.source && strcmp(inst->cfg.source, "auto") != 0) {
-        inst->source = mm_source_by_name(inst->cfg.source);
-        if (!inst->source) { /* the option table refuses it when set */
-            mm_log(&inst->log, MM_LOG_ERROR, "unknown page format '%s'", inst->cfg.source);
-            return -1;
-        }
-        inst->source_fixed = true;
-    }
     inst->stats_port = mm_http_url_port(inst->cfg.url);
     /* A proxy whose command line names another stats port is not this one. */
     inst->cfg.process.stats_port = inst->stats_port;
-    if (inst->cfg.collect_process) {
-        if (mm_process_state_init(&inst->process, &inst->cfg.process, &inst->log) != 0)
-            return -1;
-        inst->process_ready = true;
+    if (n_parts > MM_INSTANCE_MAX_PARTS) {
+        mm_log(&inst->log, MM_LOG_ERROR, "%zu parts: at most %d", n_parts, MM_INSTANCE_MAX_PARTS);
+        return -1;
     }
-    if (inst->cfg.collect_sockets) {
-        if (mm_sockets_state_init(&inst->sockets) != 0) {
-            mm_log(&inst->log, MM_LOG_ERROR, "sockets: out of memory");
+    for (size_t i = 0; i < n_parts; i++) {
+        if (parts[i]->init(&inst->part_state[inst->n_parts], &inst->cfg, &inst->log) != 0)
             return -1;
-        }
-        inst->sockets_ready = true;
-        mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
+        inst->parts[inst->n_parts++] = parts[i];
     }
     return 0;
 }
 
+int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
+                     const struct mm_logger *log)
+{
+    const struct mm_part_ops *parts[MM_INSTANCE_MAX_PARTS];
+    size_t n = 0;
+    parts[n++] = &mm_page_part;
+    if (cfg->collect_process)
+        parts[n++] = &mm_process_part;
+    if (cfg->collect_sockets)
+        parts[n++] = &mm_sockets_part;
+    return mm_instance_init_parts(inst, cfg, log, parts, n);
+}
+
 void mm_instance_free(struct mm_instance *inst)
 {
-    if (inst->process_ready)
-        mm_process_state_free(&inst->process);
-    if (inst->sockets_ready)
-        mm_sockets_state_free(&inst->sockets);
-    if (inst->source && inst->source_state_ready)
-        inst->source->free(inst->source_state);
-    mm_http_free(&inst->http);
+    while (inst->n_parts > 0) { /* the reverse of init */
+        inst->n_parts--;
+        inst->parts[inst->n_parts]->free(inst->part_state[inst->n_parts]);
+    }
     mm_snapshot_free(&inst->snap);
     mm_instance_config_free(&inst->cfg);
     mm_redactor_free(&inst->redactor);
-}
-
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void http_options(const struct mm_instance_config *cfg, struct mm_http_options *opt)
-{
-    mm_http_options_defaults(opt);
-    opt->url = cfg->url;
-    opt->timeout_ms = (long)(cfg->timeout_s * 1000.0 + 0.5);
-    if (opt->timeout_ms < 1)
-        opt->timeout_ms = 1;
-    opt->connect_timeout_ms = (long)(cfg->connect_timeout_s * 1000.0 + 0.5);
-    opt->max_body = (size_t)cfg->max_body_bytes;
-    opt->follow_redirects = cfg->follow_redirects;
-    opt->verify_peer = cfg->verify_peer;
-    opt->verify_host = cfg->verify_host;
-    opt->ca_cert = cfg->ca_cert;
-    opt->user = cfg->user;
-    opt->password = cfg->password;
 }
 
 /* The front asked to stop (its cancel descriptor is readable). */
@@ -228,142 +202,31 @@ static bool cancelled(const struct mm_instance *inst)
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
-/* Latch kind of a body that is not a page of the source (beside mm_http_get's kinds). */
-#define STATS_FAIL_NOT_PAGE 3000
-
-/* The source for this body: the configured one, else the one most sure of
- * it, else the last one used (whose parser then says what is wrong). A
- * change of source gets a fresh state. */
-static const struct mm_source_ops *pick_source(struct mm_instance *inst, char *err, size_t err_len)
-{
-    const struct mm_source_ops *ops = inst->source;
-    if (!inst->source_fixed) {
-        ops = mm_source_detect(inst->http.body, inst->http.len, inst->http.content_type);
-        if (!ops)
-            ops = inst->source ? inst->source : mm_source_at(0);
-    }
-    if (ops == inst->source && inst->source_state_ready)
-        return ops;
-    if (inst->source && inst->source_state_ready)
-        inst->source->free(inst->source_state);
-    inst->source_state = NULL;
-    inst->source_state_ready = false;
-    inst->source = ops;
-    struct mm_source_config cfg = { .max_secrets = inst->cfg.max_secrets };
-    if (ops->init(&inst->source_state, &cfg, err, err_len) != 0)
-        return NULL;
-    inst->source_state_ready = true;
-    return ops;
-}
-
-/* Fetch and parse the page; returns 1 when it was read (up). */
-static int gather_page(struct mm_instance *inst, char *down_reason, size_t reason_len)
-{
-    struct mm_http_options opt;
-    http_options(&inst->cfg, &opt);
-    opt.cancel_fd = inst->cancel_fd;
-    char err[MM_LATCH_MESSAGE_MAX - 64];
-    int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
-    if (failure) {
-        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
-        snprintf(down_reason, reason_len, "%s", err);
-        mm_redact(&inst->redactor, down_reason, reason_len);
-        return 0;
-    }
-
-    char url[256];
-    mm_http_redact_url(inst->cfg.url, url, sizeof(url));
-    char why[200];
-    const struct mm_source_ops *ops = pick_source(inst, why, sizeof(why));
-    if (!ops) {
-        if (snprintf(err, sizeof(err), "%s: source %s: %s", url, inst->source->name, why) >= (int)sizeof(err))
-            err[sizeof(err) - 2] = '~'; /* cut */
-        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_PAGE,
-                           "cannot read stats: %s", err);
-        snprintf(down_reason, reason_len, "%s", err);
-        return 0;
-    }
-    /* A wrong Content-Type alone does not cost the metrics: the body decides,
-     * and the type is named when the body is not a page. */
-    char type_note[96] = "";
-    if (!mm_http_is_text_plain(&inst->http))
-        snprintf(type_note, sizeof(type_note), ", Content-Type '%s'", inst->http.content_type);
-    struct mm_parse_result res;
-    memset(&res, 0, sizeof(res));
-    mm_snapshot_set_page(&inst->snap, &ops->page);
-    if (ops->parse(inst->source_state, inst->http.body, inst->http.len, &inst->snap, &inst->facts, &res) != 0) {
-        snprintf(err, sizeof(err), "%s: not %s (%s%s)", url, ops->what, res.first_error, type_note);
-        mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, STATS_FAIL_NOT_PAGE,
-                           "cannot read stats: %s", err);
-        snprintf(down_reason, reason_len, "%s", err);
-        mm_redact(&inst->redactor, down_reason, reason_len);
-        return 0;
-    }
-    mm_latch_ok(&inst->stats_latch, &inst->log, "stats page");
-    if (inst->facts.implementation[0])
-        mm_snapshot_add_text(&inst->snap, MM_ORIGIN_HEALTH, "implementation", inst->facts.implementation);
-    if (res.skipped)
-        mm_latch_fail(&inst->parse_latch, &inst->log, MM_LOG_WARNING,
-                      "%s: skipped %u malformed line(s), first: %s", url, res.skipped, res.first_error);
-    else
-        mm_latch_ok(&inst->parse_latch, &inst->log, "stats parsing");
-    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "stats_lines_skipped", res.skipped);
-    return 1;
-}
-
 void mm_instance_gather(struct mm_instance *inst)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     inst->gathered_at_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     mm_snapshot_reset(&inst->snap);
-    memset(&inst->facts, 0, sizeof(inst->facts));
 
-    char down_reason[MM_LATCH_MESSAGE_MAX] = "";
-    double started = monotonic_seconds();
-    int up = gather_page(inst, down_reason, sizeof(down_reason));
-    double took = monotonic_seconds() - started;
-    if (!up) {
-        inst->scrape_errors++;
-        memset(&inst->facts, 0, sizeof(inst->facts)); /* nothing half-read counts */
+    struct mm_gather_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.snap = &inst->snap;
+    ctx.log = &inst->log;
+    ctx.redactor = &inst->redactor;
+    ctx.cancel_fd = inst->cancel_fd;
+    ctx.stats_port = inst->stats_port;
+    ctx.implementation = inst->implementation;
+    for (size_t i = 0; i < inst->n_parts; i++) {
+        inst->parts[i]->gather(inst->part_state[i], &ctx);
+        if (ctx.facts.implementation[0]) /* for the parts after the page's */
+            snprintf(inst->implementation, sizeof(inst->implementation), "%s", ctx.facts.implementation);
+        if (cancelled(inst)) /* the front is stopping: the rest would not be printed */
+            break;
     }
-
-    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "up", up);
-    mm_snapshot_add_double(&inst->snap, MM_ORIGIN_HEALTH, MM_GAUGE, "scrape_duration_seconds", took);
-    mm_snapshot_add_int(&inst->snap, MM_ORIGIN_HEALTH, MM_COUNTER, "scrape_errors", inst->scrape_errors);
-    if (cancelled(inst)) { /* the front is stopping: the rest would not be printed */
-        mm_events_update(&inst->events_state, &inst->events, up, down_reason, &inst->facts, NULL);
-        return;
-    }
-
-    /* Independent of the page: a proxy whose page is down may still run (and
-     * cost the host); its pid, when the page gave one, is a hint. */
-    struct mm_master_identity master = { 0 };
-    if (inst->process_ready) {
-        /* Known after the first page read: its processes' default names. */
-        mm_process_set_implementation(&inst->process, inst->facts.implementation, &inst->log);
-        mm_process_gather(&inst->process, inst->facts.pid, &inst->snap, &inst->log);
-        master = (struct mm_master_identity){ 1, mm_process_master_pid(&inst->process),
-                                              mm_process_restarts(&inst->process) };
-    }
-    mm_events_update(&inst->events_state, &inst->events, up, down_reason, &inst->facts, &master);
-
-    /* The socket table, filtered in the kernel to the proxy's ports; the
-     * ports it listens on come from the processes just found. */
-    if (inst->sockets_ready) {
-        int pids[256];
-        struct mm_sockets_proxy proxy = {pids, 0, inst->stats_port, NULL, 0};
-        struct mm_proxy_cmdline cmdline;
-        if (inst->process_ready) {
-            proxy.n_pids = mm_process_pids(&inst->process, pids, 256);
-            /* Readable by any user, unlike a privilege-dropping proxy's fds. */
-            if (mm_process_master_cmdline(&inst->process, &cmdline) == 0) {
-                proxy.cmdline_ports = cmdline.client_ports;
-                proxy.n_cmdline_ports = cmdline.n_client_ports;
-            }
-        }
-        mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, &proxy, &inst->snap, &inst->log);
-    }
+    inst->facts = ctx.facts;
+    mm_events_update(&inst->events_state, &inst->events, ctx.up, ctx.down_reason, &inst->facts,
+                     ctx.master.known ? &ctx.master : NULL);
 
     if (inst->snap.dropped)
         mm_latch_fail(&inst->drop_latch, &inst->log, MM_LOG_WARNING,

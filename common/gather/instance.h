@@ -13,11 +13,10 @@
 #include <stdint.h>
 
 #include "core/events.h"
+#include "core/facts.h"
 #include "core/log.h"
 #include "core/redact.h"
 #include "core/metric.h"
-#include "transport/http_fetch.h"
-#include "sources/source.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"
 
@@ -63,42 +62,43 @@ int mm_config_set_password(struct mm_instance_config *cfg, const char *value, en
  * set); -1 with the reason (naming the option) in err. */
 int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, size_t err_len);
 
+struct mm_part_ops;
+
+#define MM_INSTANCE_MAX_PARTS 4
+
 struct mm_instance {
     struct mm_instance_config cfg;
     struct mm_logger log;       /* what the core logs to: front_log with credentials redacted */
     struct mm_logger front_log; /* the front's logger */
     struct mm_redactor redactor; /* the configured credentials */
     int cancel_fd;               /* readable = stop the gather now; -1 = none */
-    struct mm_http http;
     struct mm_snapshot snap;
     struct mm_events events;      /* what changed in the last gather */
     struct mm_source_facts facts; /* what the page said of the proxy in the last gather */
     int64_t gathered_at_ns; /* wall clock at the start of the last gather */
-
-    struct mm_process_state process;
-    bool process_ready; /* process state initialised */
-    struct mm_sockets_state sockets;
-    bool sockets_ready;
     int stats_port; /* the URL's port, left out of discovered client ports */
 
-    /* the page's format: fixed by the Source option, else the last detected */
-    const struct mm_source_ops *source;
-    void *source_state;
-    bool source_state_ready; /* init done for inst->source */
-    bool source_fixed;
+    /* the parts (gather/part.h), run in order, and their private states */
+    const struct mm_part_ops *parts[MM_INSTANCE_MAX_PARTS];
+    void *part_state[MM_INSTANCE_MAX_PARTS];
+    size_t n_parts;
 
     /* kept between gathers */
-    struct mm_error_latch stats_latch;
-    struct mm_error_latch parse_latch;
+    char implementation[32]; /* the last one a page named: a page that is down forgets nothing */
     struct mm_error_latch drop_latch;
-    int64_t scrape_errors; /* failed scrapes since the agent started */
     struct mm_events_state events_state;
 };
 
 /* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason
- * logged through log (give it, so a front never reports a guess). */
+ * logged through log (give it, so a front never reports a guess); inst is
+ * then safe to free. The parts are the page, and the process and sockets
+ * parts where CollectProcess / CollectSockets are on. */
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
                      const struct mm_logger *log);
+/* The same with the parts given (tests: fake parts); at most
+ * MM_INSTANCE_MAX_PARTS. */
+int mm_instance_init_parts(struct mm_instance *inst, struct mm_instance_config *cfg, const struct mm_logger *log,
+                           const struct mm_part_ops *const *parts, size_t n_parts);
 void mm_instance_gather(struct mm_instance *inst);
 void mm_instance_free(struct mm_instance *inst);
 

@@ -249,7 +249,7 @@ class CollectdConfigErrors(unittest.TestCase):
 
     def test_wrong_type_for_every_option_in_the_table(self):
         # Every row of the core option table (shared with mtproxy-telegraf), one wrong value per type.
-        table = open(os.path.join(ROOT_DIR, 'common', 'core', 'config_options.c')).read()
+        table = open(os.path.join(ROOT_DIR, 'common', 'gather', 'config_options.c')).read()
         rows = re.findall(r'\{\s*"([A-Za-z]+)",\s*"[a-z0-9-]+",\s*(MM_OPT_[A-Z]+),', table)
         self.assertGreaterEqual(len(rows), 10, 'option table not found')
         wrong = {'MM_OPT_STRING': ('5', 'string'), 'MM_OPT_DURATION': ('"soon"', 'not a duration'),

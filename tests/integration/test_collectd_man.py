@@ -26,7 +26,7 @@ class CollectdManPage(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
 
     def test_documents_every_option_of_the_table(self):
-        table = open(os.path.join(ROOT_DIR, 'common', 'core', 'config_options.c')).read()
+        table = open(os.path.join(ROOT_DIR, 'common', 'gather', 'config_options.c')).read()
         names = re.findall(r'\{\s*"([A-Za-z]+)",\s*"[a-z0-9-]+",\s*MM_OPT_[A-Z]+,', table)
         self.assertGreaterEqual(len(names), 10)
         text = rendered()
