@@ -340,8 +340,12 @@ void mm_instance_gather(struct mm_instance *inst)
      * cost the host); its pid, when the page gave one, is a hint. */
     struct mm_master_identity master = { 0 };
     if (inst->process_ready) {
-        /* Known after the first page read: its processes' default names. */
-        mm_process_set_implementation(&inst->process, inst->facts.implementation, &inst->log);
+        /* Known after the first page read: its processes' default names,
+         * still looked for while the page cannot be read (a restart). */
+        if (inst->facts.implementation[0])
+            snprintf(inst->last_implementation, sizeof(inst->last_implementation), "%s",
+                     inst->facts.implementation);
+        mm_process_set_implementation(&inst->process, inst->last_implementation, &inst->log);
         mm_process_gather(&inst->process, inst->facts.pid, &inst->snap, &inst->log);
         master = (struct mm_master_identity){ 1, mm_process_master_pid(&inst->process),
                                               mm_process_restarts(&inst->process) };
