@@ -5,10 +5,10 @@
  * than run half-configured. */
 #include "plugin.h"
 
-#include <ctype.h>
 #include <strings.h>
 
 #include "gather/config_options.h"
+#include "gather/instance_name.h"
 #include "core/number.h"
 
 #define CONFIG_ERROR(inst, ci, fmt, ...)                                                        \
@@ -129,16 +129,6 @@ static int copy_defaults(const struct plugin_instance_config *from, struct plugi
     return mm_instance_config_copy(&to->core, &from->core);
 }
 
-static int valid_instance_name(const char *name)
-{
-    if (!*name || strlen(name) > 63)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-'))
-            return 0;
-    return 1;
-}
-
 /* Timeout must stay below the interval, or reads would pile up. */
 static void fit_timeout(const char *inst, struct plugin_instance_config *cfg)
 {
@@ -182,13 +172,18 @@ int plugin_parse_config(oconfig_item_t *ci, plugin_instance_cb on_instance)
         oconfig_item_t *child = &ci->children[i];
         if (strcasecmp(child->key, "Instance") != 0)
             continue;
-        if (child->values_num != 1 || child->values[0].type != OCONFIG_TYPE_STRING ||
-            !valid_instance_name(child->values[0].value.string)) {
-            ERROR(PLUGIN_NAME " plugin: <Instance> needs one name of 1-63 letters, digits, '_', '.' or '-'");
+        if (child->values_num != 1 || child->values[0].type != OCONFIG_TYPE_STRING) {
+            ERROR(PLUGIN_NAME " plugin: <Instance> needs one name in quotes");
             status = -1;
             break;
         }
-        const char *name = child->values[0].value.string;
+        const char *name;
+        char err[160];
+        if (mm_instance_name_check(child->values[0].value.string, &name, err, sizeof(err)) != 0) {
+            ERROR(PLUGIN_NAME " plugin: invalid instance name %s", err);
+            status = -1;
+            break;
+        }
         for (int k = 0; k < instances && k < 64; k++) {
             if (strcmp(seen[k], name) == 0) {
                 ERROR(PLUGIN_NAME " plugin: instance \"%s\": defined twice", name);

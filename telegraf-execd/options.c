@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gather/config_options.h"
+#include "gather/instance_name.h"
 #include "core/number.h"
 
 #ifndef MM_VERSION
@@ -120,7 +121,8 @@ static void usage(FILE *out)
                  opt->collectd_name, opt->repeatable ? ", repeatable" : "");
         usage_row(out, left, text);
     }
-    usage_row(out, "--instance NAME", "value of the instance tag (default: " MM_DEFAULT_INSTANCE ")");
+    usage_row(out, "--instance NAME", "value of the instance tag: up to 63 of A-Z a-z 0-9 _ . - (default and \"\": "
+              MM_DEFAULT_INSTANCE ")");
     usage_row(out, "--once", "gather once, print, exit");
     usage_row(out, "--format FORMAT", "output: influx (line protocol), json or text (default: influx)");
     usage_row(out, "--interval DURATION", "also gather on this schedule, for signal = \"none\" (default: off)");
@@ -170,17 +172,18 @@ int execd_parse_options(int argc, char **argv, struct execd_options *opts)
             continue;
         }
         switch (c) {
-        case OPT_INSTANCE:
-            if (!*optarg || strlen(optarg) > 63) {
-                fprintf(stderr, "E! mtproxy-telegraf: invalid value '%s' for --instance: 1 to 63 characters\n",
-                        optarg);
+        case OPT_INSTANCE: {
+            const char *name;
+            if (mm_instance_name_check(optarg, &name, err, sizeof(err)) != 0) {
+                fprintf(stderr, "E! mtproxy-telegraf: invalid instance name %s\n", err);
                 return 2;
             }
-            if (mm_config_set_string(&opts->core.name, optarg) != 0) {
+            if (mm_config_set_string(&opts->core.name, name) != 0) {
                 fprintf(stderr, "E! mtproxy-telegraf: out of memory\n");
                 return 2;
             }
             break;
+        }
         case OPT_ONCE:
             opts->once = true;
             break;

@@ -49,12 +49,19 @@ void mm_events_update(struct mm_events_state *st, struct mm_events *out, int up,
                 (long long)st->last_start_time, (long long)facts->start_time);
         st->last_start_time = facts->start_time;
     } else if (up && restarts >= 0 && st->last_master_restarts >= 0 && restarts > st->last_master_restarts) {
-        add(out, MM_EVENT_RESTART, MM_SEVERITY_WARNING, "start_time", "restarted (master pid %d -> %d)",
-            st->last_master_pid, master->pid);
+        if (st->last_master_pid > 0)
+            add(out, MM_EVENT_RESTART, MM_SEVERITY_WARNING, "start_time", "restarted (master pid %d -> %d)",
+                st->last_master_pid, master->pid);
+        else
+            add(out, MM_EVENT_RESTART, MM_SEVERITY_WARNING, "start_time", "restarted (master is now pid %d)",
+                master->pid);
     }
+    /* the last master found: a gather that found none (the proxy was down
+     * in between) leaves it, so the restart names the pid before */
     if (restarts >= 0) {
         st->last_master_restarts = restarts;
-        st->last_master_pid = master->pid;
+        if (master->pid > 0)
+            st->last_master_pid = master->pid;
     }
 
     if (up && facts->config_id[0]) {

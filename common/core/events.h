@@ -39,7 +39,7 @@ struct mm_events_state {
     char last_config_id[MM_FACT_TEXT_MAX];
     char last_implementation[32]; /* which implementation wrote the page */
     int64_t last_master_restarts; /* -1: not known yet */
-    int last_master_pid;
+    int last_master_pid;          /* the last master found; 0: none yet */
 };
 
 void mm_events_state_init(struct mm_events_state *st);

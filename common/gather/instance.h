@@ -75,6 +75,7 @@ struct mm_instance {
     struct mm_snapshot snap;
     struct mm_events events;      /* what changed in the last gather */
     struct mm_source_facts facts; /* what the page said of the proxy in the last gather */
+    char last_implementation[32]; /* the last page's implementation: kept while the page is down */
     int64_t gathered_at_ns; /* wall clock at the start of the last gather */
     int stats_port; /* the URL's port, left out of discovered client ports */
 

@@ -29,11 +29,14 @@ static const struct mm_summary_rule mtproxy_rules[] = {
 /* teleproxy /stats: the official keys plus secret_<label>_* (folded into
  * secret_* with label secret=<label> by teleproxy_stats.c). In --direct
  * mode there are no middle-proxy targets: ready_targets stays 0. Only
- * bytes_total (both directions) exists per secret here: not mapped. */
+ * bytes_total (both directions) exists per secret here: not mapped. Unique
+ * IPs are counted only for a secret with an IP limit (teleproxy #70), whose
+ * secret_<label>_max_ips the page prints. */
 static const struct mm_summary_rule teleproxy_stats_rules[] = {
     { MM_SUMMARY_CLIENTS, { "total_special_connections" }, "secret_connections", NULL, NULL, NULL, NULL, 0 },
     { MM_SUMMARY_ACCEPTED, { "secret_connections_created" }, "secret_connections_created", NULL, NULL, NULL,
       NULL, 0 },
+    { MM_SUMMARY_UNIQUE_IPS, { NULL }, "secret_unique_ips", NULL, NULL, "secret_max_ips", NULL, 0 },
     { MM_SUMMARY_UPSTREAM_READY, { "ready_targets" }, NULL, NULL, NULL, NULL, "direct_mode", 0 },
     { MM_SUMMARY_UPTIME, { "uptime" }, NULL, NULL, NULL, NULL, NULL, 0 },
 };

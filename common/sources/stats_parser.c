@@ -68,13 +68,19 @@ static void skip_line(struct parse_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool valid_key(const char *key, size_t len)
+/* [A-Za-z0-9_-]{1,MAX}. A '-' gets only as far as the format's hook:
+ * teleproxy's secret labels may hold one (secret_<label>_<what>), no
+ * official key does. */
+static bool valid_key(const char *key, size_t len, bool *dash)
 {
+    *dash = false;
     if (len == 0 || len > MM_STATS_KEY_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = key[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+        if (c == '-')
+            *dash = true;
+        else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
             return false;
     }
     return true;
@@ -301,7 +307,8 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
     size_t key_len = (size_t)(tab - line);
     if (is_section_marker(line, key_len))
         return;
-    if (!valid_key(line, key_len)) {
+    bool dash;
+    if (!valid_key(line, key_len, &dash) || (dash && !ctx->hook)) {
         skip_line(ctx, "invalid key");
         return;
     }
@@ -329,6 +336,10 @@ static void parse_line(struct parse_ctx *ctx, const char *line, size_t len)
             skip_line(ctx, "%s: malformed or duplicate", key);
             return;
         }
+    }
+    if (!f && dash) {
+        skip_line(ctx, "invalid key");
+        return;
     }
     if (!f) {
         parse_unknown(ctx, key, value);

@@ -14,18 +14,20 @@
 #include "sources/stats_parser.h"
 #include "sources/summary.h"
 
-/* What teleproxy prints per secret (secret_<label>_<suffix>), longest
- * suffixes first so that "_rejected_ips" wins over a label ending in
- * "_rejected". */
+/* What teleproxy prints per secret (secret_<label>_<suffix>; a label is
+ * [A-Za-z0-9_-]), longest suffixes first so that "_rejected_ips" wins over
+ * a label ending in "_rejected". limit, quota, max_ips, expires and
+ * rate_limit appear only when set, drain_age_seconds only while draining. */
 static const struct {
     const char *suffix;
     enum mm_kind kind;
 } secret_keys[] = {
-    { "connections_created", MM_COUNTER }, { "rejected_draining", MM_COUNTER }, { "rejected_expired", MM_COUNTER },
-    { "rejected_quota", MM_COUNTER },      { "rejected_ips", MM_COUNTER },      { "rate_limited", MM_COUNTER },
-    { "drain_forced", MM_COUNTER },        { "bytes_total", MM_COUNTER },       { "connections", MM_GAUGE },
-    { "unique_ips", MM_GAUGE },            { "draining", MM_GAUGE },            { "rejected", MM_COUNTER },
-    { "limit", MM_GAUGE },
+    { "connections_created", MM_COUNTER }, { "drain_age_seconds", MM_GAUGE }, { "rejected_draining", MM_COUNTER },
+    { "rejected_expired", MM_COUNTER },    { "rejected_quota", MM_COUNTER },   { "rejected_ips", MM_COUNTER },
+    { "rate_limited", MM_COUNTER },        { "drain_forced", MM_COUNTER },     { "bytes_total", MM_COUNTER },
+    { "connections", MM_GAUGE },           { "rate_limit", MM_GAUGE },         { "unique_ips", MM_GAUGE },
+    { "draining", MM_GAUGE },              { "rejected", MM_COUNTER },         { "max_ips", MM_GAUGE },
+    { "expires", MM_GAUGE },               { "quota", MM_GAUGE },              { "limit", MM_GAUGE },
 };
 
 /* dc<N>_probe_<suffix> */

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import Collectd, StatsServer, wait_until  # noqa: E402
+from harness import Collectd, StatsServer, full_run_only, wait_until  # noqa: E402
 
 MODES = ['ok', 'refuse', 'hang', '404', '500', 'garbage', 'drip', 'truncated', 'truncated-short', 'big',
          'html', 'wrong-type', 'restart']
@@ -35,6 +35,7 @@ def instance_name(mode):
     return mode.replace('-', '_')
 
 
+@full_run_only
 class CollectdLongRun(unittest.TestCase):
     def test_every_mode_for_500_intervals(self):
         servers = [StatsServer(mode=m, fixture=FIXTURE) for m in MODES]

@@ -77,6 +77,26 @@ class BothFrontsAgree(unittest.TestCase):
                 self.assertEqual(out, [])
 
 
+    def test_one_instance_name_rule(self):
+        """Both fronts refuse a name the other would refuse, with the same reason; "" (a Zabbix key
+        without the instance) means main in both."""
+        base_flags = ['--url', self.srv.url, '--collect-process=false', '--collect-sockets=false']
+        reason = "'bad name/x': expects up to 63 letters, digits, '_', '.' or '-'"
+        rc, log = collectd_check_config('<Instance "bad name/x">\n  URL "%s"\n</Instance>' % self.srv.url)
+        self.assertNotEqual(rc, 0, log)
+        self.assertIn('invalid instance name ' + reason, log)
+        trc, out, err = run_once(base_flags + ['--instance', 'bad name/x'], timeout=30)
+        self.assertEqual(trc, 2, err)
+        self.assertIn('E! mtproxy-telegraf: invalid instance name ' + reason, err)
+        self.assertEqual(out, [])
+
+        rc, log = collectd_check_config('<Instance "">\n  URL "%s"\n  CollectProcess false\n'
+                                        '  CollectSockets false\n</Instance>' % self.srv.url)
+        self.assertEqual(rc, 0, log)
+        trc, out, err = run_once(base_flags + ['--instance', ''], timeout=30)
+        self.assertEqual(trc, 0, err)
+        self.assertTrue(any(l.startswith('mtproxy,instance=main ') for l in out), out)
+
 class CollectdTimeoutIsMilliseconds(unittest.TestCase):
     def test_small_bare_number_warns_about_the_unit(self):
         rc, log = collectd_check_config('<Instance "x">\n  Timeout 3\n</Instance>')

@@ -197,6 +197,40 @@ class Identity(unittest.TestCase):
                 decoy.terminate()
                 decoy.wait(5)
 
+    def test_restart_while_the_page_hangs_keeps_the_detected_implementation(self):
+        """An mtg page found, then the proxy restarts and its page hangs: discovery keeps looking for
+        processes named mtg (what the page said last) and finds the new tree, instead of falling back
+        to the default mtproto-proxy and reporting 0 processes."""
+        page = os.path.join(ROOT_DIR, 'tests', 'fixtures', 'peers', 'mtg', 'metrics-loaded.txt')
+        mtg = [FAKE, '-n', 'mtg', '-w', '1', '-p']
+        with StatsServer(static=True, fixture=page, path='/',
+                         content_type='text/plain; version=0.0.4; charset=utf-8') as srv, \
+                Execd(['--url', srv.url, '--timeout', '1s', '--collect-sockets=false']) as ex:
+            old = subprocess.Popen(mtg + [str(srv.port)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            new = None
+            try:
+                json.loads(old.stdout.readline())
+                batch = ex.tick()
+                self.assertIn('implementation="mtg"', ''.join(batch))
+                self.assertEqual(roles(batch)['master']['processes'], 1, batch)
+                srv.set_mode('hang')
+                old.terminate()
+                old.wait(5)
+                new = subprocess.Popen(mtg + [str(srv.port)], stdout=subprocess.PIPE,
+                                       stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                json.loads(new.stdout.readline())
+                batch = ex.tick()
+                self.assertTrue(any(l.startswith('mtproxy,') and 'up=0i' in l for l in batch), batch)
+                r = roles(batch)
+                self.assertEqual(r['master']['processes'], 1, batch)
+                self.assertEqual(r['all']['processes'], 2, batch)
+                self.assertEqual(r['master']['restarts'], 1, batch)
+            finally:
+                for p in (old, new):
+                    if p and p.poll() is None:
+                        p.terminate()
+                        p.wait(5)
 
 if __name__ == '__main__':
     unittest.main()

@@ -14,7 +14,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import StatsServer, wait_until  # noqa: E402
+from harness import StatsServer, full_run_only, wait_until  # noqa: E402
 from execd import BINARY, Execd  # noqa: E402
 
 VALGRIND = ['valgrind', '--leak-check=full', '--show-leak-kinds=all', '--errors-for-leak-kinds=all',
@@ -36,6 +36,7 @@ def valgrind_gathers(url, gathers):
         ex.stop()
 
 
+@full_run_only
 class Leaks(unittest.TestCase):
     def check(self, mode, gathers, **server):
         with StatsServer(mode=mode, **server) as srv:

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
-from harness import Collectd, StatsServer, wait_until  # noqa: E402
+from harness import Collectd, StatsServer, full_run_only, wait_until  # noqa: E402
 from execd import Execd  # noqa: E402
 
 GATHERS = 10000
@@ -62,6 +62,7 @@ def report(what, start, end, n, secs):
     sys.stdout.flush()
 
 
+@full_run_only
 class TelegrafSoak(unittest.TestCase):
     def test_10000_gathers_with_faults(self):
         with StatsServer(mode='ok') as srv:
@@ -106,6 +107,7 @@ class TelegrafSoak(unittest.TestCase):
                 ex.stop()
 
 
+@full_run_only
 class CollectdSoak(unittest.TestCase):
     def test_10000_reads_over_four_fast_instances(self):
         intervals = [0.01, 0.02, 0.03, 0.05]

@@ -333,6 +333,27 @@ static void events_become_notifications(void)
     plugin_dispatch_snapshot(&inst);
     n = notif("start_time");
     CHECK(n && strcmp(n->message, "MTProxy \"main\" restarted (master pid 4242 -> 4343)") == 0);
+
+    /* down in between, no master found then: the restart names the master
+     * before it, not "pid 0" */
+    n_notifs = 0;
+    master = (struct mm_master_identity){ 1, 0, 1 };
+    mm_events_update(&inst.events_state, &inst.events, 0, "timed out", &none, &master);
+    master = (struct mm_master_identity){ 1, 4444, 2 };
+    mm_events_update(&inst.events_state, &inst.events, 1, NULL, &none, &master);
+    plugin_dispatch_snapshot(&inst);
+    n = notif("start_time");
+    CHECK(n && strcmp(n->message, "MTProxy \"main\" restarted (master pid 4343 -> 4444)") == 0);
+
+    /* no master seen before the restart: no made-up old pid */
+    struct mm_events_state fresh;
+    mm_events_state_init(&fresh);
+    master = (struct mm_master_identity){ 1, 0, 0 };
+    mm_events_update(&fresh, &inst.events, 0, "refused", &none, &master);
+    master = (struct mm_master_identity){ 1, 5555, 1 };
+    mm_events_update(&fresh, &inst.events, 1, NULL, &none, &master);
+    const struct mm_event *e = mm_events_find(&inst.events, MM_EVENT_RESTART);
+    CHECK(e && strcmp(e->message, "restarted (master is now pid 5555)") == 0);
     teardown();
 }
 

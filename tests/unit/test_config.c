@@ -8,6 +8,8 @@
 #include "gather/config_options.h"
 #include "transport/http_fetch.h"
 #include "gather/instance.h"
+#include "gather/instance_name.h"
+#include "options.h"
 #include "core/log.h"
 
 static void urls(void)
@@ -233,6 +235,37 @@ static void option_table_serves_both_fronts(void)
     mm_instance_config_free(&cfg);
 }
 
+/* One instance-name rule: the core's check, and the Telegraf front using it
+ * (the collectd front's is test_config_fronts.py's). */
+static void instance_names(void)
+{
+    char err[160];
+    const char *out = NULL;
+    CHECK(mm_instance_name_check("", &out, err, sizeof(err)) == 0 && strcmp(out, MM_DEFAULT_INSTANCE) == 0);
+    CHECK(mm_instance_name_check("eu-1.proxy_A", &out, err, sizeof(err)) == 0 && strcmp(out, "eu-1.proxy_A") == 0);
+    CHECK(mm_instance_name_check("bad name/x", &out, err, sizeof(err)) == -1);
+    CHECK(strcmp(err, "'bad name/x': expects up to 63 letters, digits, '_', '.' or '-'") == 0);
+    const char *bad[] = { "a,b", "a=b", "a\"b", "a\\b", "caf\xc3\xa9", "a\tb" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(mm_instance_name_check(bad[i], &out, err, sizeof(err)) == -1);
+    char name[80];
+    memset(name, 'a', sizeof(name));
+    name[63] = '\0';
+    CHECK(mm_instance_name_check(name, &out, err, sizeof(err)) == 0);
+    name[63] = 'a';
+    name[64] = '\0';
+    CHECK(mm_instance_name_check(name, &out, err, sizeof(err)) == -1);
+
+    struct execd_options opts;
+    char *good[] = { "mtproxy-telegraf", "--url", "http://127.0.0.1:1/stats", "--instance", "", NULL };
+    CHECK_INT_EQ(execd_parse_options(5, good, &opts), 0);
+    CHECK(opts.core.name && strcmp(opts.core.name, MM_DEFAULT_INSTANCE) == 0);
+    execd_options_free(&opts);
+    char *refused[] = { "mtproxy-telegraf", "--url", "http://127.0.0.1:1/stats", "--instance", "bad name/x", NULL };
+    CHECK_INT_EQ(execd_parse_options(5, refused, &opts), 2);
+    execd_options_free(&opts);
+}
+
 int main(void)
 {
     TEST(option_table_serves_both_fronts);
@@ -243,5 +276,6 @@ int main(void)
     TEST(bare_duration_unit_is_the_fronts);
     TEST(repeated_errors_are_logged_once);
     TEST(init_errors_are_logged_with_their_reason);
+    TEST(instance_names);
     return check_done();
 }

@@ -235,6 +235,54 @@ static void teleproxy_stats(void)
     free(p.raw);
 }
 
+/* A page written from teleproxy's source rules (labels [A-Za-z0-9_-], the
+ * optional per-secret keys): a dashed label is a secret like any other, and
+ * quota, max_ips, expires, rate_limit and drain_age_seconds fold into
+ * secret_<what>{secret=<label>}. */
+static void teleproxy_stats_labels(void)
+{
+    struct page p;
+    struct run r;
+    auto_run(&r, &p, "tests/fixtures/peers/teleproxy/stats-labels.txt", "teleproxy-stats", 0);
+    if (r.res.skipped)
+        printf("#   skipped %u: %s\n", (unsigned)r.res.skipped, r.res.first_error);
+    CHECK_INT_EQ(r.res.skipped, 0);
+    int found;
+    CHECK_INT_EQ(page_value(&r, "secret_connections", "secret", "bob-eu", &found), 2);
+    CHECK(found);
+    CHECK_INT_EQ(page_value(&r, "secret_limit", "secret", "bob-eu", &found), 100);
+    CHECK_INT_EQ(page_value(&r, "secret_connections_created", "secret", "old-key_1", &found), 4);
+    CHECK_INT_EQ(page_value(&r, "secret_drain_age_seconds", "secret", "old-key_1", &found), 42);
+    CHECK(found);
+    CHECK_INT_EQ(page_value(&r, "secret_quota", "secret", "alice", &found), 10737418240.0);
+    CHECK_INT_EQ(page_value(&r, "secret_max_ips", "secret", "alice", &found), 5);
+    CHECK_INT_EQ(page_value(&r, "secret_expires", "secret", "alice", &found), 1798675200);
+    CHECK_INT_EQ(page_value(&r, "secret_rate_limit", "secret", "alice", &found), 1048576);
+    CHECK(found);
+    const char *flat[] = { "secret_alice_quota", "secret_alice_max_ips", "secret_alice_expires",
+                           "secret_alice_rate_limit", "secret_old-key_1_drain_age_seconds" };
+    for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++) {
+        page_value(&r, flat[i], NULL, NULL, &found);
+        CHECK(!found);
+    }
+    const struct mm_metric *m = mm_snapshot_find(&r.snap, MM_ORIGIN_PAGE, "secret_quota");
+    CHECK(m && m->kind == MM_GAUGE && m->type == MM_INT);
+    expect_summary(&r, "clients", "bob-eu", 2);
+    expect_summary(&r, "connections_accepted", NULL, 9); /* 3 + 2 + 4: none lost to the dash */
+    expect_summary(&r, "connections_accepted", "old-key_1", 4);
+    expect_summary(&r, "unique_ips", "alice", 2); /* it has max_ips */
+    expect_summary(&r, "unique_ips", "bob-eu", ABSENT);
+    run_free(&r);
+    free(p.raw);
+
+    /* the official page knows no dashed key */
+    const char *official = "pid\t1\ntotal_special_connections\t2\nbad-key\t3\n";
+    run_init(&r, mm_source_by_name("mtproxy-stats"), 0);
+    run_parse(&r, official, strlen(official));
+    CHECK_INT_EQ(r.res.skipped, 1);
+    run_free(&r);
+}
+
 static void teleproxy_metrics(void)
 {
     struct page p;
@@ -540,6 +588,7 @@ int main(void)
 {
     TEST(official_stats);
     TEST(teleproxy_stats);
+    TEST(teleproxy_stats_labels);
     TEST(teleproxy_metrics);
     TEST(mtprotoproxy_metrics);
     TEST(mtprotoproxy_custom_prefix);
