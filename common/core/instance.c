@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet/fleet.h"
 #include "host/process/proxy_cmdline.h"
 
 void mm_instance_config_defaults(struct mm_instance_config *cfg)
@@ -19,6 +20,7 @@ void mm_instance_config_defaults(struct mm_instance_config *cfg)
     cfg->collect_process = true;
     cfg->collect_sockets = true;
     mm_sockets_config_init(&cfg->sockets);
+    mm_fleet_config_defaults(&cfg->fleet);
 }
 
 void mm_instance_config_free(struct mm_instance_config *cfg)
@@ -33,6 +35,7 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->source);
     mm_process_config_free(&cfg->process);
     mm_sockets_config_free(&cfg->sockets);
+    mm_fleet_config_free(&cfg->fleet);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -72,7 +75,8 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
              copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
-             copy_string(&dst->sockets.state_file, src->sockets.state_file);
+             copy_string(&dst->sockets.state_file, src->sockets.state_file) |
+             mm_fleet_config_copy(&dst->fleet, &src->fleet);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -119,7 +123,7 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
         snprintf(err, err_len, "Password (--password): given without User (--user)");
         return -1;
     }
-    return 0;
+    return mm_fleet_config_check(&cfg->fleet, err, err_len);
 }
 
 /* Every message of the core passes here: no credential reaches the front. */
@@ -178,11 +182,12 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
         inst->sockets_ready = true;
         mm_sockets_state_use_file(&inst->sockets, inst->cfg.sockets.state_file, inst->cfg.name, &inst->log);
     }
-    return 0;
+    return mm_fleet_attach(inst);
 }
 
 void mm_instance_free(struct mm_instance *inst)
 {
+    mm_fleet_detach(inst);
     if (inst->process_ready)
         mm_process_state_free(&inst->process);
     if (inst->sockets_ready)
@@ -364,6 +369,7 @@ void mm_instance_gather(struct mm_instance *inst)
         }
         mm_sockets_gather(&inst->sockets, &inst->cfg.sockets, &proxy, &inst->snap, &inst->log);
     }
+    mm_fleet_gather(inst);
 
     if (inst->snap.dropped)
         mm_latch_fail(&inst->drop_latch, &inst->log, MM_LOG_WARNING,

@@ -20,6 +20,7 @@
 #include "sources/source.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"
+#include "fleet/fleet_config.h"
 
 #define MM_DEFAULT_INSTANCE "main"
 
@@ -42,6 +43,7 @@ struct mm_instance_config {
     bool collect_process;             /* CollectProcess / --collect-process */
     struct mm_sockets_config sockets; /* the kernel's socket table */
     bool collect_sockets;             /* CollectSockets / --collect-sockets */
+    struct mm_fleet_config fleet;     /* Fleet* / --fleet-*: off without FleetName */
 };
 
 /* Where the password came from: one source only (Password, PasswordFile or,
@@ -93,6 +95,7 @@ struct mm_instance {
     struct mm_error_latch drop_latch;
     int64_t scrape_errors; /* failed scrapes since the agent started */
     struct mm_events_state events_state;
+    struct mm_fleet *fleet; /* fleet/fleet.h; NULL when off */
 };
 
 /* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason
