@@ -5,7 +5,6 @@ hour; a MONITOR capture of every command holds no client address; a refused pass
 wrong type: one warning, the local figures go on."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,9 +16,8 @@ from harness import StatsServer, wait_until  # noqa: E402
 from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 from test_client_windows import Holder  # noqa: E402
+from redis_server import REDIS_CLI, Redis  # noqa: E402
 
-REDIS = shutil.which('redis-server') or '/usr/bin/redis-server'
-REDIS_CLI = shutil.which('redis-cli') or '/usr/bin/redis-cli'
 
 # (first address, count) groups, each inside one /24 (conn_holder skips .0 and .255)
 SETS = [
@@ -71,46 +69,6 @@ def fleet_hash(ip):
     """The element an agent adds for an address: its IPv4-mapped bytes, SipHash-keyed, in hex."""
     mapped = bytes(10) + b'\xff\xff' + bytes(int(x) for x in ip.split('.'))
     return '%016x' % (siphash24(KEY[0], KEY[1], mapped) or 1)
-
-
-class Redis:
-    """A redis-server of its own: a temp dir, no TCP port (--port 0), a unix socket."""
-
-    def __init__(self, tmp, extra=()):
-        self.tmp = tmp
-        self.sock = os.path.join(tmp, 'redis.sock')
-        self.extra = list(extra)
-        self.proc = None
-
-    def start(self):
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        self.proc = subprocess.Popen([REDIS, '--port', '0', '--unixsocket', self.sock, '--unixsocketperm', '700',
-                                      '--dir', self.tmp, '--save', '', '--appendonly', 'no',
-                                      '--daemonize', 'no', '--logfile', os.path.join(self.tmp, 'redis.log')]
-                                     + self.extra, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        wait_until(lambda: self.cli('PING', check=False).strip() in ('PONG', 'NOAUTH Authentication required.'),
-                   10, 0.02, 'redis-server to answer')
-        return self
-
-    def cli(self, *args, check=True):
-        if not os.path.exists(self.sock):
-            return ''
-        r = subprocess.run([REDIS_CLI, '-s', self.sock] + list(args), capture_output=True, text=True, timeout=10)
-        if check and r.returncode != 0:
-            raise AssertionError('redis-cli %s: %s' % (args, r.stderr))
-        return r.stdout
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.kill()
 
 
 def fleet(lines, country=None):
