@@ -5,6 +5,7 @@ hour; a MONITOR capture of every command holds no client address; a refused pass
 wrong type: one warning, the local figures go on."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -182,6 +183,30 @@ class Fleet(unittest.TestCase):
         self.assertIn('PFADD', capture)
         for needle in ('127.70.', '127.71.', '127.72.', '7f46', '7f47', '7f48'):
             self.assertNotIn(needle, capture)
+
+    def test_a_stopped_redis_bounds_the_gather(self):
+        with Redis(self.tmp) as redis, StatsServer(mode='refuse') as srv, Holder() as listener, \
+                Holder(SETS[0][0], listener.port):
+            ex = Execd(self.args(listener.port, srv.url, redis)).start()
+            try:
+                self.poll([ex], lambda l: (fleet(l) or {}).get('distinct_ips_7d', 0) > 0, 'the first figures')
+                os.kill(redis.proc.pid, signal.SIGSTOP)  # accepts nothing, answers nothing
+                try:
+                    with Holder(SETS[2][0], listener.port):
+                        for _ in range(3):
+                            started = time.monotonic()
+                            lines = ex.tick()
+                            # a gather waits at most the command timeout (0.5 s) on Redis
+                            self.assertLess(time.monotonic() - started, 1.5)
+                            self.assertTrue(any(parse_line(l)[0] == 'mtproxy_connections' for l in lines))
+                        self.assertEqual(fleet(lines)['redis_up'], 0)
+                        self.assertGreater(fleet(lines)['pending'], 0)
+                finally:
+                    os.kill(redis.proc.pid, signal.SIGCONT)
+                lines = self.poll([ex], lambda l: (fleet(l) or {}).get('redis_up') == 1 and
+                                  fleet(l)['pending'] == 0, 'Redis back, the hashes sent')
+            finally:
+                ex.close_stdin()
 
     def test_refused_password_and_wrong_type(self):
         with Redis(self.tmp, ['--requirepass', 'right-password-123']) as redis, \
