@@ -8,7 +8,7 @@ BUILD    ?= build
 CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
-PKGS      = libcurl yajl libmaxminddb
+PKGS      = libcurl yajl libmaxminddb hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC $(PKG_CFLAGS) -Icommon

@@ -4,7 +4,7 @@
 set -e
 PACKAGES="build-essential pkg-config clang curl python3 procps iproute2
 collectd collectd-core collectd-dev collectd-utils libyajl2 libmicrohttpd12 libprotobuf-c1
-libcurl4-openssl-dev libyajl-dev libmaxminddb-dev mmdb-bin
+libcurl4-openssl-dev libyajl-dev libmaxminddb-dev libhiredis-dev redis-server mmdb-bin
 influxdb influxdb-client prometheus zabbix-agent zabbix-proxy-sqlite3 python3-yaml valgrind man-db groff-base debhelper dpkg-dev fakeroot lintian rpm rpmlint"
 missing=""
 for p in $PACKAGES; do

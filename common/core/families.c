@@ -12,6 +12,7 @@ static const struct mm_origin_desc origins[MM_ORIGIN_COUNT] = {
     [MM_ORIGIN_CONNECTIONS] = { "connections", "mtproxy_connections", "{side}-{name}" },
     [MM_ORIGIN_COUNTRY] = { "country", "mtproxy_country", "country-{country}-{name}" },
     [MM_ORIGIN_CLIENTS] = { "clients", "mtproxy_clients", "clients-{name}" },
+    [MM_ORIGIN_FLEET] = { "fleet", "mtproxy_fleet", "fleet-{fleet}-{name}" },
 };
 
 const struct mm_origin_desc *mm_origin_desc(enum mm_origin origin)
@@ -25,6 +26,7 @@ const struct mm_origin_desc *mm_origin_desc(enum mm_origin origin)
 #define K MM_ORIGIN_COUNTRY
 #define L MM_ORIGIN_CLIENTS
 #define S MM_ORIGIN_SUMMARY
+#define F MM_ORIGIN_FLEET
 #define STATE(n) { C, n, MM_GAUGE, MM_INT, { "tcp_connections", "{side}-{NAME}", NULL, 0, 0, false, false, 0 } }
 
 /* Process types are those of collectd's processes plugin (types.db). */
@@ -97,6 +99,14 @@ static const struct mm_family_desc descs[] = {
       { "derive", "clients-lifetime_sum", NULL, 0, 0, true, false, 0 } },
     { L, "lifetime_seconds_count", MM_COUNTER, MM_INT,
       { "derive", "clients-lifetime_count", NULL, 0, 0, true, false, 0 } },
+
+    /* across a fleet (fleet/fleet.h): gauge-fleet-<fleet>-distinct_ips_1h[-<country>] */
+    { F, "distinct_ips_1h", MM_GAUGE, MM_INT, { 0 } },
+    { F, "distinct_ips_24h", MM_GAUGE, MM_INT, { 0 } },
+    { F, "distinct_ips_7d", MM_GAUGE, MM_INT, { 0 } },
+    { F, "redis_up", MM_GAUGE, MM_INT, { 0 } },
+    { F, "pending", MM_GAUGE, MM_INT, { 0 } },
+    { F, "pending_dropped", MM_COUNTER, MM_INT, { 0 } },
 
     /* The summary family, one vocabulary across implementations
      * (sources/summary.h, docs/implementations.md): collectd

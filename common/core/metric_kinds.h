@@ -16,6 +16,7 @@ enum mm_origin {
     MM_ORIGIN_CONNECTIONS, /* kernel socket table, per side */
     MM_ORIGIN_COUNTRY,     /* connections per country */
     MM_ORIGIN_CLIENTS,     /* distinct clients over time, churn, lifetimes */
+    MM_ORIGIN_FLEET,       /* distinct clients across a fleet of proxies (fleet/fleet.h) */
     MM_ORIGIN_COUNT
 };
 

@@ -299,6 +299,22 @@ static int set_collect_sockets(struct mm_instance_config *c, const struct mm_opt
     return value_bool(v, &c->collect_sockets, err, n);
 }
 
+/* The fleet's options (fleet/fleet_config.h). */
+#define FLEET_TEXT_SETTER(fn_name, setter)                                                                \
+    static int fn_name(struct mm_instance_config *c, const struct mm_option_value *v, char *err, size_t n) \
+    {                                                                                                     \
+        const char *text;                                                                                 \
+        if (value_text(v, &text, err, n) != 0)                                                            \
+            return -1;                                                                                    \
+        return setter(&c->fleet, text, err, n);                                                           \
+    }
+
+FLEET_TEXT_SETTER(set_fleet_redis, mm_fleet_config_set_redis)
+FLEET_TEXT_SETTER(set_fleet_name, mm_fleet_config_set_name)
+FLEET_TEXT_SETTER(set_fleet_password_file, mm_fleet_config_set_password_file)
+FLEET_TEXT_SETTER(set_fleet_salt_file, mm_fleet_config_set_salt_file)
+NUMBER_SETTER(set_fleet_interval, fleet.interval_s, double)
+
 static const struct mm_option options[] = {
     { "URL", "url", MM_OPT_STRING, false, MM_HTTP_DEFAULT_URL, "the proxy's stats page (http or https)", 0, 0,
       set_url },
@@ -369,6 +385,20 @@ static const struct mm_option options[] = {
     { "StateFile", "state-file", MM_OPT_STRING, false, "none (in memory only)",
       "file that keeps the distinct-client windows and churn counters across restarts; one per instance",
       1, 4095, set_state_file },
+    { "FleetName", "fleet-name", MM_OPT_STRING, false, "none (no fleet)",
+      "the fleet this proxy belongs to: its distinct clients go to FleetRedis, merged with every other "
+      "agent's of that name", 1, 64, set_fleet_name },
+    { "FleetRedis", "fleet-redis", MM_OPT_STRING, false, "none",
+      "the fleet's Redis: redis://[:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH[?db=DB]", 1, 4095,
+      set_fleet_redis },
+    { "FleetPasswordFile", "fleet-password-file", MM_OPT_STRING, false, "none",
+      "file holding the fleet Redis's password (one line), read at start; never logged", 1, 4095,
+      set_fleet_password_file },
+    { "FleetSaltFile", "fleet-salt-file", MM_OPT_STRING, false, "none",
+      "file holding the fleet salt (at least 16 bytes, the same on every host) that keys the hash of each "
+      "client address; read at start", 1, 4095, set_fleet_salt_file },
+    { "FleetInterval", "fleet-interval", MM_OPT_DURATION, false, "60s",
+      "how often the fleet's distinct clients are read from Redis", 1, 86400, set_fleet_interval },
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -401,7 +431,7 @@ const struct mm_option *mm_option_by_flag(const char *flag)
 
 bool mm_option_is_secret(const struct mm_option *opt)
 {
-    return opt->set == set_url || opt->set == set_user || opt->set == set_password;
+    return opt->set == set_url || opt->set == set_user || opt->set == set_password || opt->set == set_fleet_redis;
 }
 
 int mm_option_apply(const struct mm_option *opt, struct mm_instance_config *cfg,

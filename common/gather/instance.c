@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet/fleet.h"
 #include "gather/part.h"
 #include "transport/http_fetch.h"
 
@@ -20,6 +21,7 @@ void mm_instance_config_defaults(struct mm_instance_config *cfg)
     cfg->collect_process = true;
     cfg->collect_sockets = true;
     mm_sockets_config_init(&cfg->sockets);
+    mm_fleet_config_defaults(&cfg->fleet);
 }
 
 void mm_instance_config_free(struct mm_instance_config *cfg)
@@ -34,6 +36,7 @@ void mm_instance_config_free(struct mm_instance_config *cfg)
     free(cfg->source);
     mm_process_config_free(&cfg->process);
     mm_sockets_config_free(&cfg->sockets);
+    mm_fleet_config_free(&cfg->fleet);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -73,7 +76,8 @@ int mm_instance_config_copy(struct mm_instance_config *dst, const struct mm_inst
              copy_string(&dst->process.process_match_name, src->process.process_match_name) |
              copy_string(&dst->process.process_match_regex, src->process.process_match_regex) |
              copy_string(&dst->sockets.geoip_path, src->sockets.geoip_path) |
-             copy_string(&dst->sockets.state_file, src->sockets.state_file);
+             copy_string(&dst->sockets.state_file, src->sockets.state_file) |
+             mm_fleet_config_copy(&dst->fleet, &src->fleet);
     dst->sockets.ignore = NULL;
     if (src->sockets.n_ignore) {
         dst->sockets.ignore = malloc(src->sockets.n_ignore * sizeof(*src->sockets.ignore));
@@ -120,7 +124,7 @@ int mm_instance_config_check(const struct mm_instance_config *cfg, char *err, si
         snprintf(err, err_len, "Password (--password): given without User (--user)");
         return -1;
     }
-    return 0;
+    return mm_fleet_config_check(&cfg->fleet, err, err_len);
 }
 
 /* Every message of the core passes here: no credential reaches the front. */
@@ -166,7 +170,9 @@ int mm_instance_init_parts(struct mm_instance *inst, struct mm_instance_config *
             return -1;
         inst->parts[inst->n_parts++] = parts[i];
     }
-    return 0;
+    /* after the sockets part: the fleet hooks into the addresses it counts */
+    return mm_fleet_attach(&inst->fleet, &inst->cfg.fleet, inst->cfg.sockets.max_countries, &inst->redactor,
+                           &inst->log, mm_sockets_part_state(inst));
 }
 
 int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
@@ -184,6 +190,7 @@ int mm_instance_init(struct mm_instance *inst, struct mm_instance_config *cfg,
 
 void mm_instance_free(struct mm_instance *inst)
 {
+    mm_fleet_detach(&inst->fleet, mm_sockets_part_state(inst));
     while (inst->n_parts > 0) { /* the reverse of init */
         inst->n_parts--;
         inst->parts[inst->n_parts]->free(inst->part_state[inst->n_parts]);
@@ -224,6 +231,8 @@ void mm_instance_gather(struct mm_instance *inst)
         if (cancelled(inst)) /* the front is stopping: the rest would not be printed */
             break;
     }
+    if (!cancelled(inst))
+        mm_fleet_gather(inst->fleet, &inst->snap, &inst->log);
     inst->facts = ctx.facts;
     mm_events_update(&inst->events_state, &inst->events, ctx.up, ctx.down_reason, &inst->facts,
                      ctx.master.known ? &ctx.master : NULL);

@@ -19,6 +19,8 @@
 #include "core/metric.h"
 #include "host/process/process.h"
 #include "host/sockets/sockets.h"
+#include "fleet/fleet_config.h"
+#include "fleet/fleet_config.h"
 
 #define MM_DEFAULT_INSTANCE "main"
 
@@ -41,6 +43,7 @@ struct mm_instance_config {
     bool collect_process;             /* CollectProcess / --collect-process */
     struct mm_sockets_config sockets; /* the kernel's socket table */
     bool collect_sockets;             /* CollectSockets / --collect-sockets */
+    struct mm_fleet_config fleet;     /* Fleet* / --fleet-*: off without FleetName */
 };
 
 /* Where the password came from: one source only (Password, PasswordFile or,
@@ -88,6 +91,7 @@ struct mm_instance {
     char implementation[32]; /* the last one a page named: a page that is down forgets nothing */
     struct mm_error_latch drop_latch;
     struct mm_events_state events_state;
+    struct mm_fleet *fleet; /* fleet/fleet.h; NULL when off */
 };
 
 /* Takes ownership of cfg's strings (cfg is cleared). -1 with the reason

@@ -62,4 +62,10 @@ extern const struct mm_part_ops mm_page_part;
 extern const struct mm_part_ops mm_process_part;
 extern const struct mm_part_ops mm_sockets_part;
 
+struct mm_instance;
+struct mm_sockets_state;
+/* The instance's socket state (NULL without a sockets part): the fleet
+ * hooks into the client addresses it counts. */
+struct mm_sockets_state *mm_sockets_part_state(struct mm_instance *inst);
+
 #endif

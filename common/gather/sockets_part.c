@@ -49,3 +49,11 @@ static void sockets_gather(void *state, struct mm_gather_ctx *ctx)
 }
 
 const struct mm_part_ops mm_sockets_part = { "sockets", sockets_init, sockets_gather, sockets_free };
+
+struct mm_sockets_state *mm_sockets_part_state(struct mm_instance *inst)
+{
+    for (size_t i = 0; i < inst->n_parts; i++)
+        if (inst->parts[i] == &mm_sockets_part)
+            return &((struct sockets_part *)inst->part_state[i])->st;
+    return NULL;
+}

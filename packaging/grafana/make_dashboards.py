@@ -142,6 +142,16 @@ panel('Countries', 'none', 'table', 8, 12,
        ('sum by (country) (label_replace(collectd_mtproxy_gauge{%s,type=~"country-.+-unique_ips"}, '
         '"country", "$1", "type", "country-(.+)-unique_ips"))' % P_SEL, '{{country}}')],
       'connections and distinct IPs per country')
+panel('Fleet: distinct people', 'none', 'timeseries', 12, 8,
+      # every agent of a fleet reports the same figures (each proxy's line overlays the others)
+      [('mtproxy_fleet', 'max("distinct_ips_%s")' % w, '"country" = \'\'', w,
+        'SELECT max("distinct_ips_%s") FROM "mtproxy_fleet" WHERE {cond} AND $timeFilter '
+        'GROUP BY time($__interval), "host", "instance", "fleet" fill(null)' % w,
+        '$tag_host $tag_instance $tag_fleet %s' % w) for w in ('1h', '24h', '7d')],
+      [('collectd_mtproxy_gauge{%s,type=~"fleet-.+-distinct_ips_%s"}' % (P_SEL, w),
+        '{{exported_instance}} {{mtproxy}} {{type}}') for w in ('1h', '24h', '7d')],
+      'distinct client IPs across every proxy of a fleet (FleetName), from the fleet\'s Redis: this UTC hour, '
+      'the last 24 hours, the last 7 days (HyperLogLog, about 0.8% error)')
 
 
 def thresholds_of(p):

@@ -488,17 +488,62 @@ def bench_process(runs=400):
         tree.wait(10)
 
 
+def bench_fleet(n=100000, rounds=5):
+    """Issue 24: a fleet push at n addresses against a real redis-server (unix socket, temp dir), set
+    beside the socket gather at 100k of the last `make bench` (build/bench/sockets.json) when there is one."""
+    tool = os.path.join(TOOLS, "fleet_bench")
+    if not os.access(tool, os.X_OK):
+        log("missing %s: run `make tools` first" % tool)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="mm-bench-fleet-")
+    sock = os.path.join(tmp, "redis.sock")
+    redis = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", sock, "--dir", tmp, "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-s", sock, "PING"], capture_output=True, text=True).stdout.strip() \
+                != "PONG":
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        res = subprocess.run([tool, sock, str(n), str(rounds)], capture_output=True, text=True, check=True)
+        kv = parse_kv(res.stdout)
+    finally:
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("Fleet at %d addresses (median of %d, ms): first gather of an hour (hash, queue, PFADD) "
+          "%s CPU / %s wall; a new minute (all seen) %s CPU / %s wall" % (
+              n, rounds, kv["hour_push_cpu_ms"], kv["hour_push_wall_ms"], kv["minute_cpu_ms"],
+              kv["minute_wall_ms"]))
+    try:
+        with open(os.path.join(BUILD, "bench", "sockets.json")) as f:
+            gather = json.load(f)["sizes"]["100000"]["ours"]["cpu_ms"]
+    except (OSError, KeyError, ValueError):
+        gather = None
+    if gather:
+        r = float(kv["hour_push_cpu_ms"]) / gather
+        print("  fleet push <= 0.2x the socket gather (%.1f ms CPU): %s (%.2fx; a new minute %.2fx)" % (
+            gather, "PASS" if r <= 0.2 else "MISS", r, float(kv["minute_cpu_ms"]) / gather))
+    os.makedirs(os.path.join(BUILD, "bench"), exist_ok=True)
+    with open(os.path.join(BUILD, "bench", "fleet.json"), "w") as f:
+        json.dump(kv, f, indent=2)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,10000,50000,100000")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", choices=("process", "sockets"))
+    ap.add_argument("--only", choices=("process", "sockets", "fleet"))
     ap.add_argument("--clients", default="25000,100000",
                     help="distinct addresses at 100k connections for issue 14's targets")
     ap.add_argument("--clients-rounds", type=int, default=4)
     ap.add_argument("--clients-connections", type=int, default=100000)
     args = ap.parse_args()
+    if args.only == "fleet":
+        return bench_fleet()
     if args.only != "sockets":
         for tool in ("fake_mtproxy", "proc_gather_bench"):
             if not os.access(os.path.join(TOOLS, tool), os.X_OK):

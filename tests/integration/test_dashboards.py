@@ -27,6 +27,7 @@ from execd import Execd  # noqa: E402
 from lineproto import parse_line  # noqa: E402
 from test_process_fronts import FakeProxy  # noqa: E402
 from test_socket_fronts import GROUPS, MAPPING, MMDB, Holder  # noqa: E402
+from redis_server import Redis  # noqa: E402
 
 GRAFANA = os.path.join(ROOT_DIR, 'packaging', 'grafana')
 INFLUX_DASH = os.path.join(GRAFANA, 'mtproxy-influxdb.json')
@@ -164,12 +165,18 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
         cls.mmdb = os.path.join(cls.tmp, 'test.mmdb')
         subprocess.run(['/usr/bin/python3', MMDB, cls.mmdb] + MAPPING, check=True)
 
+    def fleet_args(self, redis):
+        salt = os.path.join(self.tmp, 'salt')
+        with open(salt, 'w') as f:
+            f.write('dashboards-salt-0123456789\n')
+        return ['--fleet-name', 'dash', '--fleet-redis', 'redis+unix://' + redis.sock, '--fleet-salt-file', salt]
+
     def test_influxdb_dashboard_queries(self):
         dash = load(INFLUX_DASH)
-        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx, \
+        with Redis(tempfile.mkdtemp(prefix='redis-', dir=self.tmp)) as redis, FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, Influxd() as influx, \
                 StatsServer(static=True, fixture=PEERS_PAGE, path='*') as psrv:
             args = ['--url', srv.url, '--client-port', str(h.port)] + fake.execd_args() + [
-                    '--geoip', self.mmdb, '--include-local']
+                    '--geoip', self.mmdb, '--include-local'] + self.fleet_args(redis)
             # a second proxy of another implementation, with per-secret series
             pargs = ['--url', psrv.base_url + '/metrics', '--instance', 'peers', '--collect-process=false',
                      '--collect-sockets=false']
@@ -223,10 +230,13 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
 
     def test_prometheus_dashboard_selectors(self):
         dash = load(PROM_DASH)
-        with FakeProxy() as fake, Holder(GROUPS) as h, StatsServer() as srv, \
+        with Redis(tempfile.mkdtemp(prefix='redis-', dir=self.tmp)) as redis, FakeProxy() as fake, \
+                Holder(GROUPS) as h, StatsServer() as srv, \
                 StatsServer(static=True, fixture=PEERS_PAGE, path='*') as psrv:
+            fleet = self.fleet_args(redis)
             conf = ('<Instance "main">\n  URL "%s"\n%s  ClientPort %d\n  IncludeLocal true\n'
-                    '  GeoIPDatabase "%s"\n</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb))
+                    '  GeoIPDatabase "%s"\n  FleetName "dash"\n  FleetRedis "%s"\n  FleetSaltFile "%s"\n'
+                    '</Instance>\n' % (srv.url, fake.conf(), h.port, self.mmdb, fleet[3], fleet[5]))
             conf += ('<Instance "peers">\n  URL "%s/metrics"\n  CollectProcess false\n  CollectSockets false\n'
                      '</Instance>\n' % psrv.base_url)
             with Collectd(conf, prometheus=True) as cd:
@@ -240,7 +250,8 @@ class DashboardsAgainstRealRuns(unittest.TestCase):
                     with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=5) as r:
                         got['text'] = r.read().decode()
                     return ('type="country-BR"' in got['text'] and 'master_restarts' in got['text'] and
-                            'type="summary-clients-alice"' in got['text'])
+                            'type="summary-clients-alice"' in got['text'] and
+                            'type="fleet-dash-distinct_ips_7d"' in got['text'])
                 self.assertTrue(wait_until(ready, 10, 0.2), got.get('text', '')[-3000:])
         series = []
         for line in got['text'].splitlines():

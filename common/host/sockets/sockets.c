@@ -349,6 +349,8 @@ struct country_visit {
     struct mm_countries *countries;
     struct mm_clients *clients;
     int all_to_windows; /* a new minute: every address, not only fresh ones */
+    void (*hook)(void *ctx, const struct mm_ip *ip, const char *country);
+    void *hook_ctx;
 };
 
 /* Once per distinct client IP, and the work per address once while it keeps
@@ -364,8 +366,11 @@ static void visit_peer(void *ctx, struct mm_ipcount_slot *peer, const struct mm_
         peer->cache = id;
         mm_country_cache_tally(v->ids, id, code, peer->count, v->countries);
     }
-    if (peer->fresh || v->all_to_windows)
+    if (peer->fresh || v->all_to_windows) {
         mm_clients_peer(v->clients, ip, code);
+        if (v->hook)
+            v->hook(v->hook_ctx, ip, code);
+    }
 }
 
 /* The dump's callback: counting, and churn for the live client sockets. */
@@ -444,7 +449,8 @@ int mm_sockets_gather(struct mm_sockets_state *st, const struct mm_sockets_confi
         if (countries && mm_country_cache_sync(&st->country_ids, &st->geoip))
             mm_ipcount_forget_cache(&st->stats.side[MM_SIDE_CLIENT].peers); /* another database */
         struct country_visit v = {countries ? &st->geoip : NULL, &st->country_ids, &st->countries,
-                                  &st->clients, mm_clients_new_minute(&st->clients)};
+                                  &st->clients, mm_clients_new_minute(&st->clients), st->peer_hook,
+                                  st->peer_ctx};
         mm_countries_clear(&st->countries);
         mm_socket_stats_finish(&st->stats, MM_SIDE_CLIENT, &filter,
                                cfg->ips_over < 0 ? 0 : (uint32_t)cfg->ips_over, visit_peer, &v);

@@ -106,6 +106,10 @@ struct mm_sockets_state {
     int found_by_cmdline; /* from the command line's ports (fd links unreadable) */
     struct mm_cidr default_nets[MM_SOCKETS_MAX_UPSTREAM_NETS];
     size_t n_default_nets;
+    /* Told every counted client address the windows get (fresh, or all at a
+     * new minute), with its country (NULL: countries off): the fleet's feed. */
+    void (*peer_hook)(void *ctx, const struct mm_ip *ip, const char *country);
+    void *peer_ctx;
     struct mm_error_latch ports_latch;
     struct mm_error_latch emit_latch;
     struct mm_error_latch overflow_latch;
