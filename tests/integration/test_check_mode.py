@@ -142,7 +142,10 @@ class CheckMode(unittest.TestCase):
 
     def test_bad_command_line_is_unknown(self):
         for args in (['--warn-fd-percent', 'lots'], ['--warn-fd-percent', '95'], ['--bogus'],
-                     ['--url', 'ftp://127.0.0.1/stats'], ['--crit-clients-percent', '101']):
+                     ['--url', 'ftp://127.0.0.1/stats'], ['--crit-clients-percent', '101'],
+                     # issue 25: URLs libcurl's parser refuses were a failed fetch (CRITICAL)
+                     ['--url', 'http://[bad/stats'], ['--url', 'http://127.0.0.1:99999/stats'],
+                     ['--url', 'http://u:p@[::1/stats']):
             rc, out, err, _ = run_check(args)
             self.assertEqual(rc, 3, (args, out, err))
             self.assertRegex(out, r'^MTPROXY UNKNOWN - [^\n]*\n$')
