@@ -360,8 +360,29 @@ static int nonblocking(int fd)
     return flags;
 }
 
+/* Descriptors 0-2 closed by a daemon wrapper, cron or an init script get /dev/null before anything
+ * else opens a descriptor: otherwise the signalfd becomes "stdin", or the state file's lock file
+ * "stderr" and collects the log. A closed stdin then reads as EOF (Telegraf's stop), a closed
+ * stdout or stderr discards what is written. 0, or -1 when /dev/null cannot be opened. */
+static int reserve_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY); /* the lowest free: fd */
+        if (got != fd) {
+            if (got >= 0)
+                close(got);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (reserve_stdio() != 0)
+        return 1; /* nowhere to say it: stderr is what could not be opened */
     sigset_t stop_set, trigger_set;
     block_signals(&stop_set, &trigger_set);
     struct execd_options opts;
