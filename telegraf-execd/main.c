@@ -32,6 +32,7 @@
 
 #include "core/instance.h"
 #include "outputs/check_output.h"
+#include "sources/http_fetch.h"
 #include "outputs/json_output.h"
 #include "outputs/line_protocol.h"
 #include "options.h"
@@ -424,6 +425,11 @@ int main(int argc, char **argv)
             printf("MTPROXY UNKNOWN - %s: %s\n", flog.name, flog.last_error[0] ? flog.last_error : "cannot start");
             status = MM_CHECK_UNKNOWN;
         }
+    } else if (opts.check && mm_http_curl_parses(inst.cfg.url, flog.last_error, sizeof(flog.last_error)) == -1) {
+        /* README: a bad command line is UNKNOWN, and a URL libcurl refuses is one (issue 25) */
+        fprintf(stderr, "E! mtproxy-telegraf: invalid value for --url: %s\n", flog.last_error);
+        printf("MTPROXY UNKNOWN - bad command line (the reason is on stderr)\n");
+        status = MM_CHECK_UNKNOWN;
     } else if (opts.check) {
         /* one gather judged; the exit status is the check's (monitoring-plugins) */
         inst.cancel_fd = stop_fd;

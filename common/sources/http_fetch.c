@@ -80,16 +80,18 @@ int mm_http_check_url(const char *url, char *err, size_t err_len)
             return -1;
         }
     }
-    /* libcurl's own parser, with the flags a transfer uses: a URL it would refuse at the first
-     * fetch is a bad configuration now (the message names no part of the URL: no credential) */
+    return 0;
+}
+
+int mm_http_curl_parses(const char *url, char *err, size_t err_len)
+{
     CURLU *u = curl_url();
     CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) : CURLUE_OUT_OF_MEMORY;
     curl_url_cleanup(u);
-    if (rc != CURLUE_OK) {
-        snprintf(err, err_len, "libcurl cannot parse the URL: %s", curl_url_strerror(rc));
-        return -1;
-    }
-    return 0;
+    if (rc == CURLUE_OK)
+        return 0;
+    snprintf(err, err_len, "libcurl cannot parse the URL: %s", curl_url_strerror(rc));
+    return rc == CURLUE_OUT_OF_MEMORY ? -2 : -1;
 }
 
 int mm_http_url_port(const char *url)

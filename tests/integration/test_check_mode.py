@@ -151,6 +151,17 @@ class CheckMode(unittest.TestCase):
             self.assertRegex(out, r'^MTPROXY UNKNOWN - [^\n]*\n$')
             self.assertIn('E! ', err)
 
+    def test_a_long_user_name_cut_by_libcurl_does_not_leak(self):
+        """Issue 25: an unencoded '/' makes curl take the user name for the host; its error text is cut at
+        CURL_ERROR_SIZE, so only a prefix of the secret is in it. Neither the log nor the status line
+        may show any of it."""
+        user = 'Qa' * 150
+        rc, out, err, _ = run_check(['--url', 'http://%s/x:pw@127.0.0.1:1/stats' % user, '--timeout', '2s'])
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn('Could not resolve host: ***', out)
+        self.assertIn('Could not resolve host: ***', err)
+        self.assertNotIn('QaQa', out + err)
+
     def test_once_keeps_exit_0_when_down(self):
         with StatsServer(mode='refuse') as srv:
             r = subprocess.run([BIN, '--once', '--url', srv.url], stdin=subprocess.DEVNULL,
