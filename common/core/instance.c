@@ -265,6 +265,8 @@ static int gather_page(struct mm_instance *inst, char *down_reason, size_t reaso
     char err[MM_LATCH_MESSAGE_MAX - 64];
     int failure = mm_http_get(&inst->http, &opt, err, sizeof(err));
     if (failure) {
+        /* here, where libcurl's text ends: a secret it cut is a prefix at the end (issue 25) */
+        mm_redact(&inst->redactor, err, sizeof(err));
         mm_latch_fail_kind(&inst->stats_latch, &inst->log, MM_LOG_ERROR, failure, "cannot read stats: %s", err);
         snprintf(down_reason, reason_len, "%s", err);
         mm_redact(&inst->redactor, down_reason, reason_len);
