@@ -137,6 +137,7 @@ struct loop {
     bool eof;
     double stall_since; /* when the pending batch was taken, 0 = nothing pending */
     bool stall_warned;
+    bool collision_noted; /* label sets written alike: said once per run */
 };
 
 /* One gather, serialized in memory and handed to the writer. -1 (logged)
@@ -163,9 +164,16 @@ static int gather(struct loop *lp)
     case FORMAT_TEXT:
         rc = mm_text_write_snapshot(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
         break;
-    default:
-        rc = mm_lp_write_snapshot(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
+    default: {
+        char note[512];
+        rc = mm_lp_write_snapshot_noting(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns, note,
+                                         sizeof(note));
+        if (note[0] && !lp->collision_noted) {
+            lp->collision_noted = true;
+            mm_log(&inst->log, MM_LOG_WARNING, "%s (said once)", note);
+        }
         break;
+    }
     }
     if (fclose(mem) != 0 || rc < 0) {
         free(data);
