@@ -177,3 +177,28 @@ $(CHECK_FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(CORE_LI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itelegraf-execd -o $@ $< tests/fuzz/replay_main.c $(EXECD_LIB_OBJ) $(CORE_LIB) $(LDLIBS)
 # ---- end of the quick loop -----------------------------------------------------------------------
+
+# ---- torture (issue 25): make torture -------------------------------------------------------------
+# Every gather path with its Nth allocation failing, N = 1, 2 ... until a run completes, then the same
+# with its Nth I/O call failing (tests/torture/torture.c explains the verdicts), under ASan+LSan+UBSan
+# (clang). The failing calls are the core's own, wrapped at link time (tests/torture/fail_inject.c).
+TORTURE_WRAP    = malloc calloc realloc strdup strndup open_memstream open openat read write writev \
+                  recvmsg sendmsg sendto socket opendir fopen curl_easy_init curl_multi_init \
+                  curl_multi_add_handle curl_multi_perform curl_multi_poll
+TORTURE_BIN     = $(BUILD)/torture/torture
+TORTURE_PAGES   = $(sort $(wildcard tests/fixtures/*.txt) $(wildcard tests/fixtures/peers/*/*.txt))
+.PHONY: torture torture-bin
+torture:
+	$(MAKE) CC=clang BUILD=$(BUILD)/asan OPT="$(SAN_FLAGS)" torture-bin
+	@rm -rf $(BUILD)/asan/torture/run && mkdir -p $(BUILD)/asan/torture/run
+	/usr/bin/python3 tests/tools/write_test_mmdb.py $(BUILD)/asan/torture/run/test.mmdb 127.0.0.0/8=DE
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=exitcode=23 \
+	    $(BUILD)/asan/torture/torture $(BUILD)/asan/torture/run $(BUILD)/asan/torture/run/test.mmdb $(TORTURE_PAGES)
+
+torture-bin: $(TORTURE_BIN)
+
+$(TORTURE_BIN): tests/torture/torture.c tests/torture/fail_inject.c tests/torture/fail_inject.h $(CORE_LIB) $(EXECD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itelegraf-execd -Itests/torture -o $@ tests/torture/torture.c tests/torture/fail_inject.c \
+	    $(EXECD_LIB_OBJ) $(CORE_LIB) $(foreach f,$(TORTURE_WRAP),-Wl,--wrap=$(f)) $(LDLIBS)
+# ---- end of torture -------------------------------------------------------------------------------

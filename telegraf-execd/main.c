@@ -32,6 +32,7 @@
 
 #include "gather/instance.h"
 #include "outputs/check_output.h"
+#include "transport/http_fetch.h"
 #include "outputs/json_output.h"
 #include "outputs/line_protocol.h"
 #include "options.h"
@@ -136,6 +137,7 @@ struct loop {
     bool eof;
     double stall_since; /* when the pending batch was taken, 0 = nothing pending */
     bool stall_warned;
+    bool collision_noted; /* label sets written alike: said once per run */
 };
 
 /* One gather, serialized in memory and handed to the writer. -1 (logged)
@@ -162,9 +164,16 @@ static int gather(struct loop *lp)
     case FORMAT_TEXT:
         rc = mm_text_write_snapshot(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
         break;
-    default:
-        rc = mm_lp_write_snapshot(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns);
+    default: {
+        char note[512];
+        rc = mm_lp_write_snapshot_noting(mem, &inst->snap, inst->cfg.name, inst->gathered_at_ns, note,
+                                         sizeof(note));
+        if (note[0] && !lp->collision_noted) {
+            lp->collision_noted = true;
+            mm_log(&inst->log, MM_LOG_WARNING, "%s (said once)", note);
+        }
         break;
+    }
     }
     if (fclose(mem) != 0 || rc < 0) {
         free(data);
@@ -360,8 +369,29 @@ static int nonblocking(int fd)
     return flags;
 }
 
+/* Descriptors 0-2 closed by a daemon wrapper, cron or an init script get /dev/null before anything
+ * else opens a descriptor: otherwise the signalfd becomes "stdin", or the state file's lock file
+ * "stderr" and collects the log. A closed stdin then reads as EOF (Telegraf's stop), a closed
+ * stdout or stderr discards what is written. 0, or -1 when /dev/null cannot be opened. */
+static int reserve_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY); /* the lowest free: fd */
+        if (got != fd) {
+            if (got >= 0)
+                close(got);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (reserve_stdio() != 0)
+        return 1; /* nowhere to say it: stderr is what could not be opened */
     sigset_t stop_set, trigger_set;
     block_signals(&stop_set, &trigger_set);
     struct execd_options opts;
@@ -403,6 +433,11 @@ int main(int argc, char **argv)
             printf("MTPROXY UNKNOWN - %s: %s\n", flog.name, flog.last_error[0] ? flog.last_error : "cannot start");
             status = MM_CHECK_UNKNOWN;
         }
+    } else if (opts.check && mm_http_curl_parses(inst.cfg.url, flog.last_error, sizeof(flog.last_error)) == -1) {
+        /* README: a bad command line is UNKNOWN, and a URL libcurl refuses is one (issue 25) */
+        fprintf(stderr, "E! mtproxy-telegraf: invalid value for --url: %s\n", flog.last_error);
+        printf("MTPROXY UNKNOWN - bad command line (the reason is on stderr)\n");
+        status = MM_CHECK_UNKNOWN;
     } else if (opts.check) {
         /* one gather judged; the exit status is the check's (monitoring-plugins) */
         inst.cancel_fd = stop_fd;

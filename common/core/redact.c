@@ -1,6 +1,7 @@
 /* redact.c — replacing configured credentials in messages (see redact.h). */
 #include "core/redact.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,10 +113,28 @@ static void replace_all(char *text, size_t size, const char *needle)
     }
 }
 
+/* A text cut at a length limit (libcurl's CURL_ERROR_SIZE, a message buffer) may end in a prefix
+ * of a secret: the longest such prefix of at least MM_REDACT_CUT_MIN bytes becomes the mark. */
+static void replace_cut_tail(const struct mm_redactor *r, char *text, size_t size)
+{
+    size_t len = strlen(text), best = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t slen = strlen(r->secret[i]);
+        for (size_t k = (slen - 1 < len ? slen - 1 : len); k >= MM_REDACT_CUT_MIN && k > best; k--)
+            if (memcmp(text + len - k, r->secret[i], k) == 0) {
+                best = k;
+                break;
+            }
+    }
+    if (best)
+        snprintf(text + len - best, size - (len - best), "%s", MM_REDACT_MARK);
+}
+
 void mm_redact(const struct mm_redactor *r, char *text, size_t size)
 {
     if (!r || !text || size == 0)
         return;
     for (size_t i = 0; i < r->n; i++)
         replace_all(text, size, r->secret[i]);
+    replace_cut_tail(r, text, size);
 }

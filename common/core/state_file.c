@@ -144,6 +144,97 @@ int mm_state_parse(const unsigned char *file, size_t len, const char *owner, siz
     return 0;
 }
 
+/* Whether a file image (or its first bytes) may be replaced by this instance: ours (damaged or
+ * not) or nothing. 0, or -1 with the reason: another program's file, another instance's, another
+ * format version's. Only the header and the owner are looked at, so a damaged payload of ours is
+ * still ours; a damaged header that no longer says so is left alone (safe side). */
+static int judge_ours(const unsigned char *file, size_t len, const char *owner, char *err, size_t err_len)
+{
+    size_t m = len < 8 ? len : 8;
+    if (memcmp(file, MAGIC, m) != 0) {
+        snprintf(err, err_len, "it is not a state file of this program");
+        return -1;
+    }
+    if (len < 16)
+        return 0; /* a cut header of ours, or empty */
+    uint32_t version = get32(file + 8), owner_len = get32(file + 12);
+    if (version != MM_STATE_VERSION && version < 1000) { /* larger: damage (as mm_state_parse says) */
+        snprintf(err, err_len, "it is a state file of format version %u (this program writes %d)",
+                 version, MM_STATE_VERSION);
+        return -1;
+    }
+    if (version != MM_STATE_VERSION || owner_len >= MM_STATE_OWNER_MAX)
+        return 0; /* our format, damaged */
+    size_t have = len > HEAD ? len - HEAD : 0;
+    if (have > owner_len)
+        have = owner_len;
+    size_t mine = strlen(owner);
+    if (owner_len != mine || memcmp(file + HEAD, owner, have) != 0) {
+        char theirs[MM_STATE_OWNER_MAX];
+        size_t n = 0;
+        for (; n < have; n++) {
+            unsigned char c = file[HEAD + n];
+            theirs[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        }
+        theirs[n] = '\0';
+        snprintf(err, err_len, "it belongs to instance '%s'", theirs);
+        return -1;
+    }
+    return 0;
+}
+
+int mm_state_judge(const unsigned char *file, size_t len, const char *owner, char *err, size_t err_len)
+{
+    return judge_ours(file, len, owner, err, err_len);
+}
+
+static void refuse(struct mm_state_file *sf, const char *why, const struct mm_logger *log)
+{
+    mm_log(log, MM_LOG_ERROR, "state file %s: %s, so it is left alone and never written; windows "
+           "and churn are kept in memory only (give a path of its own, or remove the file)",
+           sf->path, why);
+    sf->disabled = 1;
+}
+
+static void remember(struct mm_state_file *sf, const struct stat *st)
+{
+    sf->known = 1;
+    sf->dev = st->st_dev;
+    sf->ino = st->st_ino;
+    sf->size = st->st_size;
+    sf->mtime = st->st_mtim;
+}
+
+/* Before a write: a regular file at the path that this instance has not seen as its own since it
+ * last wrote or read it (same inode, size and
+ * mtime) is read again and judged (it may have been put there meanwhile). */
+static int still_ours(struct mm_state_file *sf, const struct stat *st, const struct mm_logger *log)
+{
+    if (sf->known && st->st_dev == sf->dev && st->st_ino == sf->ino && st->st_size == sf->size &&
+        st->st_mtim.tv_sec == sf->mtime.tv_sec && st->st_mtim.tv_nsec == sf->mtime.tv_nsec)
+        return 0;
+    unsigned char head[HEAD + MM_STATE_OWNER_MAX];
+    size_t got = 0;
+    int fd = open(sf->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    while (got < sizeof(head)) {
+        ssize_t r = read(fd, head + got, sizeof(head) - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    char why[200];
+    if (judge_ours(head, got, sf->owner, why, sizeof(why)) != 0) {
+        refuse(sf, why, log);
+        return -1;
+    }
+    return 0;
+}
+
 void mm_state_file_open(struct mm_state_file *sf, const char *path, const char *owner,
                         const struct mm_logger *log)
 {
@@ -222,6 +313,14 @@ long mm_state_file_read(struct mm_state_file *sf, unsigned char *buf, size_t cap
             got += (size_t)r;
         }
         size_t off, len;
+        char foreign[200];
+        if (judge_ours(file, got, sf->owner, foreign, sizeof(foreign)) != 0) {
+            refuse(sf, foreign, log);
+            free(file);
+            close(fd);
+            return -1;
+        }
+        remember(sf, &st); /* ours: replacing it is right */
         if (mm_state_parse(file, got, sf->owner, &off, &len, detail, sizeof(detail)) != 0) {
             why = detail;
         } else if (len > cap) {
@@ -266,6 +365,13 @@ int mm_state_file_write(struct mm_state_file *sf, const unsigned char *payload, 
         sf->disabled = 1;
         return -1;
     }
+    if (lstat(sf->path, &st) == 0 && still_ours(sf, &st, log) != 0) {
+        if (!sf->disabled) /* it could not be read: not judged, so not replaced */
+            mm_log(log, MM_LOG_ERROR, "state file %s: cannot read it to see whose it is (%s), so it "
+                   "is left alone; windows and churn are kept in memory only", sf->path, strerror(errno));
+        sf->disabled = 1;
+        return -1;
+    }
     if (len <= MM_STATE_MAX_BYTES && strlen(sf->path) < PATH_MAX) {
         /* A leftover temp of any type is removed, then created afresh: O_EXCL never opens a FIFO or
          * device someone put there, O_NONBLOCK is a second guard. */
@@ -279,9 +385,15 @@ int mm_state_file_write(struct mm_state_file *sf, const unsigned char *payload, 
         size_t want = HEAD + owner_len + len;
         ssize_t w = writev(fd, iov, 3);
         int saved = errno;
+        struct stat mine;
+        int have_mine = fstat(fd, &mine) == 0;
         if (close(fd) == 0 && w == (ssize_t)want) {
-            if (rename(tmp, sf->path) == 0)
+            if (rename(tmp, sf->path) == 0) {
+                sf->known = 0;
+                if (have_mine)
+                    remember(sf, &mine);
                 return 0;
+            }
             step = "rename";
         } else {
             step = "write";

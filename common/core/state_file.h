@@ -8,15 +8,20 @@
  * the last write, the checksum then refuses what is left). "<path>.lock" is
  * held with flock() while the instance lives: a second instance or agent
  * given the same path keeps its state in memory instead of sharing the file.
- * A missing, foreign (another program's or instance's), truncated or corrupt
- * file is one warning and a fresh start; a location that cannot be written
- * is one warning and the state stays in memory. Sizes are bounded by
- * MM_STATE_MAX_BYTES. */
+ * A missing, truncated or corrupt file of ours is one warning and a fresh
+ * start. An existing file that is not ours (another program's, another
+ * instance's, another format version's) is never replaced: one error, and
+ * the state stays in memory; before every write, a file at the path not
+ * last seen as ours (device, inode, size and mtime) is judged again. A
+ * location that cannot be written is one warning and the state stays in
+ * memory. Sizes are bounded by MM_STATE_MAX_BYTES. */
 #ifndef MM_STATE_FILE_H
 #define MM_STATE_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -29,6 +34,11 @@ struct mm_state_file {
     char owner[MM_STATE_OWNER_MAX];
     int lock_fd;  /* -1 when not held */
     int disabled; /* locked elsewhere or unwritable: in memory (warned once) */
+    int known;        /* the file at the path last seen as ours: */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
 };
 
 /* path NULL or "": in memory only, silently. Takes the lock; when it cannot,
@@ -47,6 +57,10 @@ long mm_state_file_read(struct mm_state_file *sf, unsigned char *buf, size_t cap
  * and the file is not tried again: the state stays in memory). */
 int mm_state_file_write(struct mm_state_file *sf, const unsigned char *payload, size_t len,
                         const struct mm_logger *log);
+
+/* Whether a file image (or its first bytes) is ours to replace: 0, or -1
+ * with the reason (exposed for tests). */
+int mm_state_judge(const unsigned char *file, size_t len, const char *owner, char *err, size_t err_len);
 
 /* The checksum used in the header (exposed for tests). */
 uint64_t mm_state_checksum(const unsigned char *p, size_t len, uint64_t seed);

@@ -129,8 +129,11 @@ static int read_page(struct page_part *p, struct mm_gather_ctx *ctx)
     opt.cancel_fd = ctx->cancel_fd;
     char err[MM_LATCH_MESSAGE_MAX - 64];
     int failure = mm_http_get(&p->http, &opt, err, sizeof(err));
-    if (failure)
+    if (failure) {
+        /* here, where libcurl's text ends: a secret it cut is a prefix at the end */
+        mm_redact(ctx->redactor, err, sizeof(err));
         return page_down(p, ctx, failure, err);
+    }
 
     char url[256];
     mm_http_redact_url(p->cfg->url, url, sizeof(url));

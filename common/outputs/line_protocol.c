@@ -155,8 +155,8 @@ static int compare_tags(const void *a, const void *b)
 /* measurement and sorted tags */
 static int put_series(FILE *out, const char *measurement, const struct mm_lp_tag *tags, size_t n_tags)
 {
-    struct mm_lp_tag stack[MM_LABEL_MAX + 1];
-    struct mm_lp_tag *sorted = n_tags <= MM_LABEL_MAX + 1 ? stack : malloc(n_tags * sizeof(*sorted));
+    struct mm_lp_tag stack[MM_LABEL_MAX + 2];
+    struct mm_lp_tag *sorted = n_tags <= MM_LABEL_MAX + 2 ? stack : malloc(n_tags * sizeof(*sorted));
     if (!sorted)
         return -1;
     if (n_tags)
@@ -337,27 +337,107 @@ static bool first_of_family(const struct mm_snapshot *snap, struct grouping *g, 
     }
 }
 
+/* The tags of series s: `instance`, then its labels. */
+static size_t series_tags(const struct mm_metric *head, const char *instance, struct mm_lp_tag *tags)
+{
+    size_t n_tags = 0;
+    if (instance && *instance)
+        tags[n_tags++] = (struct mm_lp_tag){ "instance", instance };
+    /* a label `instance` (a Prometheus page may bring one) must not
+     * replace ours: renamed as Prometheus does */
+    for (int l = 0; l < head->n_labels; l++)
+        tags[n_tags++] = (struct mm_lp_tag){
+            strcmp(head->labels[l].key, "instance") == 0 ? "exported_instance" : head->labels[l].key,
+            head->labels[l].value };
+    return n_tags;
+}
+
+/* ---- series that distinct label sets write alike ('/' and '\\' both written '/', two control
+ * characters both a space, an empty value left out): each later one gets the tag
+ * MM_LP_COLLISION_TAG=2, 3 ... so that no two label sets share a line series. ---- */
+
+/* variant[s]: 0, or the series' number among those written alike (2, 3 ...). -1: no memory. */
+static int find_collisions(const struct mm_snapshot *snap, const struct grouping *g, const char *instance,
+                           uint32_t *variant, size_t *n_collided, char *note, size_t note_len)
+{
+    char *text = NULL;
+    size_t text_len = 0, n_slots = mm_pow2_at_least(2 * g->n_series, 16);
+    size_t *off = malloc((g->n_series + 1) * sizeof(*off));
+    uint32_t *slots = calloc(n_slots, sizeof(*slots)), *count = calloc(g->n_series, sizeof(*count));
+    FILE *mem = off && slots && count ? open_memstream(&text, &text_len) : NULL;
+    int rc = mem ? 0 : -1;
+    for (size_t s = 0; s < g->n_series && rc == 0; s++) {
+        struct mm_lp_tag tags[MM_LABEL_MAX + 1];
+        const struct mm_metric *head = &snap->items[g->heads[s]];
+        off[s] = (size_t)ftell(mem);
+        rc = put_series(mem, head->family->measurement, tags, series_tags(head, instance, tags));
+    }
+    if (mem) {
+        off[g->n_series] = (size_t)ftell(mem);
+        if (fclose(mem) != 0)
+            rc = -1;
+    }
+    for (size_t s = 0; s < g->n_series && rc == 0; s++) {
+        const char *t = text + off[s];
+        size_t len = off[s + 1] - off[s];
+        uint64_t h = mm_hash_mix(mm_hash_bytes(g->seed[0], t, len) ^ g->seed[1]);
+        for (size_t k = h & (n_slots - 1);; k = (k + 1) & (n_slots - 1)) {
+            if (!slots[k]) {
+                slots[k] = (uint32_t)s + 1;
+                break;
+            }
+            size_t o = slots[k] - 1;
+            if (off[o + 1] - off[o] == len && memcmp(text + off[o], t, len) == 0) {
+                variant[s] = ++count[o] + 1;
+                if ((*n_collided)++ == 0 && note)
+                    snprintf(note, note_len, "two label sets of measurement %s are written as the same "
+                             "series (%.*s): the second gets the tag %s=%u",
+                             snap->items[g->heads[s]].family->measurement, (int)(len > 0 ? len - 1 : 0),
+                             t, MM_LP_COLLISION_TAG, variant[s]);
+                break;
+            }
+        }
+    }
+    free(text);
+    free(off);
+    free(slots);
+    free(count);
+    return rc;
+}
+
 int mm_lp_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char *instance,
                          int64_t timestamp_ns)
 {
+    return mm_lp_write_snapshot_noting(out, snap, instance, timestamp_ns, NULL, 0);
+}
+
+int mm_lp_write_snapshot_noting(FILE *out, const struct mm_snapshot *snap, const char *instance,
+                                int64_t timestamp_ns, char *note, size_t note_len)
+{
+    if (note && note_len)
+        note[0] = '\0';
     if (snap->count == 0)
         return 0;
     struct grouping g;
     if (group(snap, &g) != 0)
         return -1;
+    size_t n_collided = 0;
+    uint32_t *variant = calloc(g.n_series ? g.n_series : 1, sizeof(*variant));
+    if (!variant || find_collisions(snap, &g, instance, variant, &n_collided, note, note_len) != 0) {
+        free(variant);
+        free(g.slots);
+        return -1;
+    }
     int lines = 0, rc = 0;
     for (size_t s = 0; s < g.n_series && rc == 0; s++) {
         const struct mm_metric *head = &snap->items[g.heads[s]];
-        struct mm_lp_tag tags[MM_LABEL_MAX + 1];
-        size_t n_tags = 0;
-        if (instance && *instance)
-            tags[n_tags++] = (struct mm_lp_tag){ "instance", instance };
-        /* a label `instance` (a Prometheus page may bring one) must not
-         * replace ours: renamed as Prometheus does */
-        for (int l = 0; l < head->n_labels; l++)
-            tags[n_tags++] = (struct mm_lp_tag){
-                strcmp(head->labels[l].key, "instance") == 0 ? "exported_instance" : head->labels[l].key,
-                head->labels[l].value };
+        struct mm_lp_tag tags[MM_LABEL_MAX + 2];
+        size_t n_tags = series_tags(head, instance, tags);
+        char number[16];
+        if (variant[s]) {
+            snprintf(number, sizeof(number), "%u", variant[s]);
+            tags[n_tags++] = (struct mm_lp_tag){ MM_LP_COLLISION_TAG, number };
+        }
         int fields = 0;
         for (uint32_t k = g.start[s]; k < g.start[s + 1]; k++) {
             uint32_t i = g.order[k];
@@ -381,5 +461,6 @@ int mm_lp_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char *
         }
     }
     free(g.slots);
+    free(variant);
     return rc != 0 || ferror(out) ? -1 : lines;
 }

@@ -35,6 +35,14 @@
 /* Writes every line; returns the number of lines, or -1 on a write error. */
 int mm_lp_write_snapshot(FILE *out, const struct mm_snapshot *snap, const char *instance,
                          int64_t timestamp_ns);
+/* The same; when distinct label sets are written as one series (see the
+ * rules above: '/' and '\\' both become '/'), every later one gets the tag
+ * MM_LP_COLLISION_TAG numbered 2, 3 ..., so that none is lost in InfluxDB,
+ * and note (when not NULL) says which, for the caller to log once ("" when
+ * there was none). */
+#define MM_LP_COLLISION_TAG "lp_collision"
+int mm_lp_write_snapshot_noting(FILE *out, const struct mm_snapshot *snap, const char *instance,
+                                int64_t timestamp_ns, char *note, size_t note_len);
 
 /* The general form, for one line of arbitrary names (tests/tools uses it). */
 struct mm_lp_tag {

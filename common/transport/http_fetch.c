@@ -83,6 +83,17 @@ int mm_http_check_url(const char *url, char *err, size_t err_len)
     return 0;
 }
 
+int mm_http_curl_parses(const char *url, char *err, size_t err_len)
+{
+    CURLU *u = curl_url();
+    CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (rc == CURLUE_OK)
+        return 0;
+    snprintf(err, err_len, "libcurl cannot parse the URL: %s", curl_url_strerror(rc));
+    return rc == CURLUE_OUT_OF_MEMORY ? -2 : -1;
+}
+
 int mm_http_url_port(const char *url)
 {
     /* libcurl's own URL parser, so the port is the one curl will connect to */

@@ -68,6 +68,11 @@ bool mm_http_is_text_plain(const struct mm_http *http);
 /* Checks a URL before use: http:// or https://, no whitespace. Returns 0 or
  * -1 with the reason in err. */
 int mm_http_check_url(const char *url, char *err, size_t err_len);
+/* Whether libcurl's own parser takes the URL, with the flags of a transfer (the
+ * message names no part of it: no credential). 0; -1 refused; -2 out of
+ * memory. A front that keeps running retries such a URL every gather (and says
+ * why); --check calls it a bad command line. */
+int mm_http_curl_parses(const char *url, char *err, size_t err_len);
 
 /* The URL's port (80 or 443 when none is written), 0 when it does not parse. */
 int mm_http_url_port(const char *url);

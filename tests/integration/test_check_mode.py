@@ -142,11 +142,25 @@ class CheckMode(unittest.TestCase):
 
     def test_bad_command_line_is_unknown(self):
         for args in (['--warn-fd-percent', 'lots'], ['--warn-fd-percent', '95'], ['--bogus'],
-                     ['--url', 'ftp://127.0.0.1/stats'], ['--crit-clients-percent', '101']):
+                     ['--url', 'ftp://127.0.0.1/stats'], ['--crit-clients-percent', '101'],
+                     # issue 25: URLs libcurl's parser refuses were a failed fetch (CRITICAL)
+                     ['--url', 'http://[bad/stats'], ['--url', 'http://127.0.0.1:99999/stats'],
+                     ['--url', 'http://u:p@[::1/stats']):
             rc, out, err, _ = run_check(args)
             self.assertEqual(rc, 3, (args, out, err))
             self.assertRegex(out, r'^MTPROXY UNKNOWN - [^\n]*\n$')
             self.assertIn('E! ', err)
+
+    def test_a_long_user_name_cut_by_libcurl_does_not_leak(self):
+        """Issue 25: an unencoded '/' makes curl take the user name for the host; its error text is cut at
+        CURL_ERROR_SIZE, so only a prefix of the secret is in it. Neither the log nor the status line
+        may show any of it."""
+        user = 'Qa' * 150
+        rc, out, err, _ = run_check(['--url', 'http://%s/x:pw@127.0.0.1:1/stats' % user, '--timeout', '2s'])
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn('Could not resolve host: ***', out)
+        self.assertIn('Could not resolve host: ***', err)
+        self.assertNotIn('QaQa', out + err)
 
     def test_once_keeps_exit_0_when_down(self):
         with StatsServer(mode='refuse') as srv:

@@ -138,7 +138,6 @@ class ClientWindows(unittest.TestCase):
         with Holder() as listener, StatsServer(mode='refuse') as srv, Holder(SET_A, listener.port):
             state = self.state('bad.state')
             for content, why in ((b'MTPXSTAT' + os.urandom(200), 'corrupt'),
-                                 (b'{"not": "ours"}\n', 'foreign'),
                                  (None, 'truncated')):
                 if content is None:  # a good file, cut
                     os.unlink(state)
@@ -158,6 +157,40 @@ class ClientWindows(unittest.TestCase):
             # the fresh state was written over the bad file: the next run reads it silently
             rc, out, err = run_once(self.args(listener.port, srv.url, state))
             self.assertFalse([l for l in err if 'state file' in l and l.startswith('W!')], err)
+
+    def test_a_file_not_ours_is_never_overwritten(self):
+        """Issue 25: a copy of /etc/services, another instance's file and a newer format's file given as
+        the state file stay byte for byte; one error each, the windows are kept in memory."""
+        with Holder() as listener, StatsServer(mode='refuse') as srv, Holder(SET_A, listener.port):
+            theirs = self.state('theirs.state')
+            rc, out, err = run_once(self.args(listener.port, srv.url, theirs) + ['--instance', 'other'])
+            self.assertEqual(rc, 0, err)
+            with open(theirs, 'rb') as f:
+                newer = bytearray(f.read())
+            newer[8] = 2  # the format version of a later release
+            services = b'# Network services, Internet style\ntcpmux\t\t1/tcp\nssh\t\t22/tcp\n'
+            for name, content, why in (('services', services, 'not a state file of this program'),
+                                       ('instance', None, "belongs to instance 'other'"),
+                                       ('newer', bytes(newer), 'format version 2')):
+                path = self.state('not-ours-%s.state' % name)
+                if content is None:
+                    path = theirs
+                    with open(path, 'rb') as f:
+                        content = f.read()
+                else:
+                    with open(path, 'wb') as f:
+                        f.write(content)
+                ex = Execd(self.args(listener.port, srv.url, path)).start()
+                try:
+                    for _ in range(2):
+                        self.assertEqual(clients(ex.tick())['distinct_ips_1h'], 1000)
+                finally:
+                    self.assertEqual(ex.close_stdin()[0], 0)
+                lines = [l for l in ex.stderr_lines if 'state file' in l]
+                self.assertEqual(len(lines), 1, ex.stderr_lines)
+                self.assertTrue(lines[0].startswith('E! ') and why in lines[0] and 'left alone' in lines[0], lines)
+                with open(path, 'rb') as f:
+                    self.assertEqual(f.read(), content, name)
 
     def test_unwritable_state_location_keeps_going_in_memory(self):
         with Holder() as listener, StatsServer(mode='refuse') as srv, Holder(SET_A, listener.port):

@@ -105,6 +105,61 @@ static void floats_read_back_exactly(void)
     }
 }
 
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Issue 25: users "/" and "\\" (and secrets alike) were both written user=/ in one gather, so
+ * InfluxDB kept one of them. Every distinct label set is now a distinct series, said once. */
+static void distinct_label_sets_stay_distinct_series(void)
+{
+    struct mm_snapshot s;
+    mm_snapshot_init(&s);
+    const char *users[] = {"/", "\\", "alice", "a\x01", "a\x02"};
+    for (int i = 0; i < 5; i++) {
+        struct mm_metric *m = mm_snapshot_add_int(&s, MM_ORIGIN_PAGE, MM_COUNTER, "octets", 10 + i);
+        mm_metric_add_label(&s, m, "user", users[i]);
+    }
+    FILE *f = tmpfile();
+    char note[512];
+    CHECK(mm_lp_write_snapshot_noting(f, &s, "main", 1, note, sizeof(note)) == 5);
+    long len = ftell(f);
+    rewind(f);
+    char *out = calloc(1, (size_t)len + 1);
+    CHECK(fread(out, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    CHECK(count_lines(out) == 5);
+    /* the five series prefixes differ */
+    char *line[5], *save = NULL;
+    int n = 0;
+    for (char *l = strtok_r(out, "\n", &save); l && n < 5; l = strtok_r(NULL, "\n", &save))
+        line[n++] = l;
+    CHECK_INT_EQ(n, 5);
+    for (int i = 0; i < n; i++) {
+        *strrchr(line[i], ' ') = '\0'; /* drop the timestamp */
+        *strrchr(line[i], ' ') = '\0'; /* and the fields */
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(line[i], line[j]) != 0);
+    }
+    CHECK(strstr(note, "lp_collision=2") != NULL);
+    printf("#   %s\n", note);
+    free(out);
+    /* no collision: no note, no extra tag */
+    mm_snapshot_free(&s);
+    mm_snapshot_init(&s);
+    struct mm_metric *m = mm_snapshot_add_int(&s, MM_ORIGIN_PAGE, MM_COUNTER, "octets", 1);
+    mm_metric_add_label(&s, m, "user", "/");
+    f = tmpfile();
+    CHECK(mm_lp_write_snapshot_noting(f, &s, "main", 1, note, sizeof(note)) == 1);
+    fclose(f);
+    CHECK(note[0] == '\0');
+    mm_snapshot_free(&s);
+}
+
 int main(void)
 {
     TEST(types_and_suffixes);
@@ -112,5 +167,6 @@ int main(void)
     TEST(control_characters_never_split_a_line);
     TEST(tags_sorted_empty_omitted_lines_grouped);
     TEST(floats_read_back_exactly);
+    TEST(distinct_label_sets_stay_distinct_series);
     return check_done();
 }

@@ -120,11 +120,47 @@ static void one_password_source(void)
     mm_instance_config_free(&cfg);
 }
 
+/* Issue 25: libcurl cuts its error text at CURL_ERROR_SIZE; a long user name cut there is only a
+ * prefix of the secret, at the end of the message. */
+static void a_cut_secret_at_the_end(void)
+{
+    struct mm_redactor r;
+    mm_redactor_init(&r);
+    char user[301];
+    for (int i = 0; i < 300; i++)
+        user[i] = i % 2 ? 'a' : 'Q';
+    user[300] = '\0';
+    char url[400];
+    snprintf(url, sizeof(url), "http://%s/x:pw@127.0.0.1:1/stats", user);
+    CHECK(mm_redactor_add_credentials(&r, url, NULL, NULL) == 0);
+    char curl_err[256]; /* CURL_ERROR_SIZE */
+    snprintf(curl_err, sizeof(curl_err), "Could not resolve host: %.*s", (int)(sizeof(curl_err) - 25), user);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "cannot read stats: %s", curl_err);
+    mm_redact(&r, msg, sizeof(msg));
+    CHECK(strcmp(msg, "cannot read stats: Could not resolve host: ***") == 0);
+    CHECK(strstr(msg, "QaQa") == NULL);
+    /* a short cut (MM_REDACT_CUT_MIN bytes) too; fewer, and a text that merely ends like one, stay */
+    char four[32] = "host: QaQa";
+    mm_redact(&r, four, sizeof(four));
+    CHECK(strcmp(four, "host: ***") == 0);
+    char three[32] = "host: Qaz Qa";
+    mm_redact(&r, three, sizeof(three));
+    CHECK(strcmp(three, "host: Qaz Qa") == 0);
+    /* the whole secret, then a cut one: both */
+    char both[900];
+    snprintf(both, sizeof(both), "%s/x and %.*s", user, 100, user);
+    mm_redact(&r, both, sizeof(both));
+    CHECK(strcmp(both, "*** and ***") == 0);
+    mm_redactor_free(&r);
+}
+
 int main(void)
 {
     TEST(redacts_configured_values_whatever_they_hold);
     TEST(decoded_forms_and_short_secrets);
     TEST(password_files);
     TEST(one_password_source);
+    TEST(a_cut_secret_at_the_end);
     return check_done();
 }
