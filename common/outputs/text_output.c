@@ -50,6 +50,10 @@ static double num(const struct mm_metric *m)
 static void bytes_text(char *buf, size_t len, double v)
 {
     static const char *units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+    if (isnan(v)) { /* one of a pair missing (a dropped metric): never units[-1] */
+        snprintf(buf, len, "n/a");
+        return;
+    }
     if (v < 1024) {
         snprintf(buf, len, "%.0f B", v);
         return;

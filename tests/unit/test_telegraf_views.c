@@ -124,8 +124,31 @@ static void json_is_one_line_with_every_metric(void)
     free(out);
 }
 
+/* A snapshot with one of the traffic pair (the other dropped) once read
+ * units[-1]; the missing side now reads n/a. */
+static void text_with_half_a_traffic_pair(void)
+{
+    struct mm_snapshot s;
+    mm_snapshot_init(&s);
+    mm_snapshot_add_int(&s, MM_ORIGIN_HEALTH, MM_GAUGE, "up", 1);
+    struct mm_metric *m = mm_snapshot_add_int(&s, MM_ORIGIN_CONNECTIONS, MM_GAUGE, "bytes_received", 5000000);
+    mm_metric_add_label(&s, m, "side", "client");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(mm_text_write_snapshot(f, &s, "main", 0) == 0);
+        fclose(f);
+        CHECK(out && strstr(out, "in 5000000 (4.8 MiB), out n/a") != NULL);
+    }
+    free(out);
+    mm_snapshot_free(&s);
+}
+
 int main(void)
 {
+    TEST(text_with_half_a_traffic_pair);
     TEST(text_has_every_section_in_80_columns);
     TEST(json_is_one_line_with_every_metric);
     return check_done();
